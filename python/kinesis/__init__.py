@@ -1,0 +1,51 @@
+"""Amazon Kinesis Data Streams with boto 2's API: ``import kinesis`` instead of ``from boto import kinesis``.
+
+::
+
+    import kinesis
+
+    conn = kinesis.connect_to_region("us-east-1")
+    conn.put_record("my-stream", "hello", "partition-key")
+
+The asyncio twin is :mod:`kinesis.aio`; exceptions are in :mod:`kinesis.exceptions`.
+"""
+
+from __future__ import annotations
+
+import atexit as _atexit
+from typing import Any
+
+from kinesis import exceptions
+from kinesis._connect import check_connect_arguments as _check_connect_arguments
+from kinesis._kinesis import __version__
+from kinesis._kinesis import _shutdown_runtimes
+from kinesis.layer1 import KinesisConnection
+from kinesis.regioninfo import RegionInfo
+from kinesis.regioninfo import regions as _regions
+
+__all__ = [
+    "KinesisConnection",
+    "RegionInfo",
+    "__version__",
+    "connect_to_region",
+    "exceptions",
+    "regions",
+]
+
+# Stop the I/O threads without waiting when the interpreter exits, so nothing can hold it up.
+_atexit.register(_shutdown_runtimes)
+
+
+def regions() -> list[RegionInfo]:
+    """Every region where Kinesis runs, as ``RegionInfo`` objects (boto 2's ``kinesis.regions()``)."""
+    return _regions(connection_cls=KinesisConnection)
+
+
+def connect_to_region(region_name: str, **kw_params: Any) -> KinesisConnection:
+    """Connect to Kinesis in ``region_name``, with boto 2's keyword arguments and ours.
+
+    Unlike boto 2, a malformed region name raises ``ValueError`` instead of returning None, and
+    ``host=``/``port=``/``is_secure=False`` sign for the given region, so local emulators just work.
+    """
+    region = _check_connect_arguments(region_name, kw_params)
+    return KinesisConnection(region=region, **kw_params)

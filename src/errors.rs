@@ -1,0 +1,253 @@
+//! One error type for every failure of an operation, and its mapping to Python exceptions.
+//!
+//! Operations run without the GIL and return `KinesisError`; it becomes a Python exception only
+//! when handed back to Python, using the classes defined in `kinesis/exceptions.py`.
+
+use std::fmt;
+
+use aws_sdk_kinesis::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyModule;
+
+use crate::convert::json_to_py;
+
+#[derive(Debug)]
+pub enum KinesisError {
+    /// An argument has the wrong value; `arg` names it.
+    InvalidArgument { arg: &'static str, message: String },
+    /// The service answered with an error status.
+    Service {
+        status: u16,
+        body: Vec<u8>,
+        request_id: Option<String>,
+        error_type: Option<String>,
+    },
+    /// No answer in time.
+    Timeout(String),
+    /// No answer at all: refused, reset, DNS failure.
+    Connection(String),
+    /// An answer that could not be understood.
+    Response {
+        message: String,
+        status: Option<u16>,
+        body: Option<String>,
+    },
+    /// No credentials found.
+    NoCredentials(String),
+    /// A Python exception raised while waiting (KeyboardInterrupt from a signal handler).
+    Python(PyErr),
+    /// Anything else; should not happen, and says so.
+    Internal(String),
+}
+
+pub type KResult<T> = Result<T, KinesisError>;
+
+impl KinesisError {
+    pub fn invalid(arg: &'static str, message: impl Into<String>) -> Self {
+        KinesisError::InvalidArgument {
+            arg,
+            message: message.into(),
+        }
+    }
+
+    /// Turn into the matching Python exception; needs the GIL.
+    pub fn into_pyerr(self, py: Python<'_>) -> PyErr {
+        match self {
+            KinesisError::InvalidArgument { arg, message } => {
+                PyValueError::new_err(format!("{arg}: {message}"))
+            }
+            KinesisError::Python(err) => err,
+            KinesisError::Service {
+                status,
+                body,
+                request_id,
+                error_type,
+            } => service_error(py, status, &body, request_id, error_type).unwrap_or_else(|err| err),
+            KinesisError::Timeout(message) => simple_error(py, "TimeoutError", (message,)),
+            KinesisError::Connection(message) => simple_error(py, "ConnectionError", (message,)),
+            KinesisError::NoCredentials(message) => {
+                simple_error(py, "NoCredentialsError", (message,))
+            }
+            KinesisError::Response {
+                message,
+                status,
+                body,
+            } => simple_error(py, "ResponseError", (message, status, body)),
+            KinesisError::Internal(message) => PyRuntimeError::new_err(format!(
+                "kinesis internal error (please report it): {message}"
+            )),
+        }
+    }
+}
+
+impl From<PyErr> for KinesisError {
+    fn from(err: PyErr) -> Self {
+        KinesisError::Python(err)
+    }
+}
+
+impl fmt::Display for KinesisError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KinesisError::InvalidArgument { arg, message } => {
+                write!(f, "{arg}: {message}")
+            }
+            KinesisError::Service {
+                status, error_type, ..
+            } => {
+                write!(
+                    f,
+                    "HTTP {status} {}",
+                    error_type.as_deref().unwrap_or("error")
+                )
+            }
+            KinesisError::Timeout(m)
+            | KinesisError::Connection(m)
+            | KinesisError::NoCredentials(m)
+            | KinesisError::Internal(m) => f.write_str(m),
+            KinesisError::Response { message, .. } => f.write_str(message),
+            KinesisError::Python(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+fn exceptions_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    MODULE
+        .get_or_try_init(py, || py.import("kinesis.exceptions").map(Bound::unbind))
+        .map(|module| module.bind(py))
+}
+
+fn simple_error<'py, A>(py: Python<'py>, class_name: &str, args: A) -> PyErr
+where
+    A: pyo3::call::PyCallArgs<'py>,
+{
+    let built = exceptions_module(py)
+        .and_then(|module| module.getattr(class_name))
+        .and_then(|class| class.call1(args));
+    match built {
+        Ok(instance) => PyErr::from_value(instance),
+        Err(err) => err,
+    }
+}
+
+fn service_error(
+    py: Python<'_>,
+    status: u16,
+    body: &[u8],
+    request_id: Option<String>,
+    error_type: Option<String>,
+) -> PyResult<PyErr> {
+    let body_obj: Py<PyAny> = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => json_to_py(py, &value)?,
+        Err(_) => String::from_utf8_lossy(body)
+            .into_owned()
+            .into_pyobject(py)?
+            .into_any()
+            .unbind(),
+    };
+    let reason = http_reason(status);
+    let factory = exceptions_module(py)?.getattr("_server_error")?;
+    let instance = factory.call1((status, reason, body_obj, request_id, error_type))?;
+    Ok(PyErr::from_value(instance))
+}
+
+/// The reason phrase boto 2 exposed as `reason`.
+pub fn http_reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        413 => "Payload Too Large",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+/// The bare error type from a header or body value that may carry a `namespace#` prefix or a
+/// `:url` suffix (both forms appear in awsJson error responses).
+fn bare_error_type(raw: &str) -> String {
+    let after_hash = raw.rsplit('#').next().unwrap_or(raw);
+    after_hash
+        .split(':')
+        .next()
+        .unwrap_or(after_hash)
+        .to_string()
+}
+
+impl<E> From<SdkError<E, HttpResponse>> for KinesisError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    fn from(err: SdkError<E, HttpResponse>) -> Self {
+        // These two variants only say what went wrong through the error chain.
+        let chain = match &err {
+            SdkError::ResponseError(_) | SdkError::ConstructionFailure(_) => {
+                DisplayErrorContext(&err).to_string()
+            }
+            _ => String::new(),
+        };
+        match err {
+            SdkError::ServiceError(context) => {
+                let code = context.err().code().map(bare_error_type);
+                let raw = context.raw();
+                let status = raw.status().as_u16();
+                let request_id = raw
+                    .headers()
+                    .get("x-amzn-RequestId")
+                    .or_else(|| raw.headers().get("x-amz-request-id"))
+                    .map(str::to_string);
+                let body = raw.body().bytes().map(<[u8]>::to_vec).unwrap_or_default();
+                KinesisError::Service { status, body, request_id, error_type: code }
+            }
+            SdkError::TimeoutError(_) => KinesisError::Timeout(
+                "the request timed out (no answer within read_timeout / connect_timeout on the last attempt)".into(),
+            ),
+            SdkError::DispatchFailure(failure) => {
+                let detail = failure
+                    .as_connector_error()
+                    .map(|err| DisplayErrorContext(err).to_string())
+                    .unwrap_or_else(|| format!("{failure:?}"));
+                if failure.is_timeout() {
+                    KinesisError::Timeout(format!("the request timed out: {detail}"))
+                } else if failure.is_io() || failure.is_other() || failure.is_user() {
+                    KinesisError::Connection(format!("could not reach the endpoint: {detail}"))
+                } else {
+                    KinesisError::Connection(detail)
+                }
+            }
+            SdkError::ResponseError(context) => {
+                let raw = context.raw();
+                let status = raw.status().as_u16();
+                let body = raw.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned());
+                KinesisError::Response {
+                    message: format!(
+                        "the endpoint answered HTTP {status} with a body that could not be read: {}",
+                        chain
+                    ),
+                    status: Some(status),
+                    body,
+                }
+            }
+            SdkError::ConstructionFailure(_) => {
+                let detail = chain;
+                if detail.contains("credentials") || detail.contains("identity") {
+                    KinesisError::NoCredentials(format!("could not load credentials: {detail}"))
+                } else {
+                    KinesisError::Internal(format!("could not build the request: {detail}"))
+                }
+            }
+            other => KinesisError::Internal(format!("{}", DisplayErrorContext(&other))),
+        }
+    }
+}

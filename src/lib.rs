@@ -1,0 +1,23 @@
+//! The `kinesis._kinesis` extension module: wiring only. See each module for its concern.
+#![deny(unsafe_code)]
+
+mod client;
+mod config;
+mod consumers;
+mod convert;
+mod credentials;
+mod errors;
+mod records;
+mod runtime;
+mod streams;
+mod validate;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _kinesis(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<client::Connection>()?;
+    m.add_function(wrap_pyfunction!(runtime::_shutdown_runtimes, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! The process-wide tokio runtimes, and the two ways Python waits on them.
+//!
+//! Two runtimes, each owning its own connection pools:
+//! * `blocking`: a current-thread runtime driven by whichever Python thread is blocked in a sync
+//!   call. The caller's own thread polls the socket, so a sync call costs no cross-thread wakeups.
+//! * `background`: a multi-thread runtime whose workers drive asyncio calls and long-running work.
+//!
+//! Both are rebuilt in a child after `fork()` (tokio's threads do not survive it) and shut down
+//! without waiting at interpreter exit, so a task that would need the GIL cannot hang `exit()`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3_async_runtimes::generic::{
+    ContextExt, JoinError as GenericJoinError, Runtime as GenericRuntime,
+};
+use pyo3_async_runtimes::TaskLocals;
+use tokio::runtime::{Builder, Runtime};
+
+/// How often a blocked sync call wakes up to let Python run its signal handlers (Ctrl-C).
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+
+struct Runtimes {
+    pid: u32,
+    blocking: Arc<Runtime>,
+    background: Arc<Runtime>,
+}
+
+static RUNTIMES: Mutex<Option<Runtimes>> = Mutex::new(None);
+
+fn lock_runtimes() -> MutexGuard<'static, Option<Runtimes>> {
+    // A panic while holding this lock cannot leave the Option half-written, so poison is harmless.
+    RUNTIMES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn build_runtimes() -> std::io::Result<Runtimes> {
+    let blocking = Builder::new_current_thread().enable_all().build()?;
+    let background = Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .thread_name("kinesis-worker")
+        .enable_all()
+        .build()?;
+    Ok(Runtimes {
+        pid: std::process::id(),
+        blocking: Arc::new(blocking),
+        background: Arc::new(background),
+    })
+}
+
+/// Which runtime a piece of work belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Flavor {
+    Blocking,
+    Background,
+}
+
+/// The runtime for `flavor`, (re)built for this process. After a fork, the parent's runtimes are
+/// leaked on purpose: dropping them would try to join threads that do not exist in the child.
+pub fn runtime(flavor: Flavor) -> PyResult<Arc<Runtime>> {
+    let mut slot = lock_runtimes();
+    let current_pid = std::process::id();
+    if slot.as_ref().is_some_and(|rts| rts.pid != current_pid) {
+        if let Some(stale) = slot.take() {
+            std::mem::forget(stale);
+        }
+    }
+    if slot.is_none() {
+        let built = build_runtimes().map_err(|err| {
+            pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "cannot start the I/O runtime: {err}"
+            ))
+        })?;
+        *slot = Some(built);
+    }
+    // The branch above guarantees Some; map the impossible None to an error rather than panic.
+    let rts = slot
+        .as_ref()
+        .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("I/O runtime unavailable"))?;
+    Ok(match flavor {
+        Flavor::Blocking => rts.blocking.clone(),
+        Flavor::Background => rts.background.clone(),
+    })
+}
+
+/// The process id the current runtimes belong to; clients cache it to notice a fork.
+pub fn current_pid() -> u32 {
+    std::process::id()
+}
+
+/// Shut both runtimes down without waiting for their tasks; registered with `atexit`.
+#[pyfunction]
+pub fn _shutdown_runtimes() {
+    let taken = lock_runtimes().take();
+    if let Some(rts) = taken {
+        if rts.pid != std::process::id() {
+            std::mem::forget(rts);
+            return;
+        }
+        for rt in [rts.blocking, rts.background] {
+            if let Ok(rt) = Arc::try_unwrap(rt) {
+                rt.shutdown_background();
+            }
+            // A runtime still shared by an in-flight call is simply left to the process's end.
+        }
+    }
+}
+
+/// Run `fut` to completion on the blocking runtime with the GIL released, waking regularly to
+/// run Python's signal handlers so that Ctrl-C interrupts the call (the future is then dropped,
+/// which cancels the request).
+pub fn block_on<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
+where
+    F: Future<Output = T> + Send,
+    T: Send,
+{
+    let rt = runtime(Flavor::Blocking)?;
+    py.detach(|| {
+        rt.block_on(async move {
+            tokio::pin!(fut);
+            loop {
+                tokio::select! {
+                    biased;
+                    out = &mut fut => return Ok(out),
+                    () = tokio::time::sleep(SIGNAL_CHECK_INTERVAL) => {
+                        Python::attach(|py| py.check_signals())?;
+                    }
+                }
+            }
+        })
+    })
+}
+
+/// The runtime handed to pyo3-async-runtimes: asyncio awaitables are driven by `background`.
+pub struct AsyncioBridge;
+
+pub struct BridgeJoinError(tokio::task::JoinError);
+
+impl GenericJoinError for BridgeJoinError {
+    fn is_panic(&self) -> bool {
+        self.0.is_panic()
+    }
+    fn into_panic(self) -> Box<dyn std::any::Any + Send + 'static> {
+        self.0.into_panic()
+    }
+}
+
+pub struct BridgeJoinHandle(Option<tokio::task::JoinHandle<()>>);
+
+impl Future for BridgeJoinHandle {
+    type Output = Result<(), BridgeJoinError>;
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.0.as_mut() {
+            // No runtime could be had: behave as a task that finished at once.
+            None => std::task::Poll::Ready(Ok(())),
+            Some(handle) => Pin::new(handle)
+                .poll(cx)
+                .map(|res| res.map_err(BridgeJoinError)),
+        }
+    }
+}
+
+impl GenericRuntime for AsyncioBridge {
+    type JoinError = BridgeJoinError;
+    type JoinHandle = BridgeJoinHandle;
+
+    fn spawn<F>(fut: F) -> Self::JoinHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        BridgeJoinHandle(runtime(Flavor::Background).ok().map(|rt| rt.spawn(fut)))
+    }
+
+    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        BridgeJoinHandle(
+            runtime(Flavor::Background)
+                .ok()
+                .map(|rt| rt.spawn_blocking(f)),
+        )
+    }
+}
+
+tokio::task_local! {
+    static TASK_LOCALS: TaskLocals;
+}
+
+impl ContextExt for AsyncioBridge {
+    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn Future<Output = R> + Send>>
+    where
+        F: Future<Output = R> + Send + 'static,
+    {
+        Box::pin(TASK_LOCALS.scope(locals, fut))
+    }
+
+    fn get_task_locals() -> Option<TaskLocals> {
+        TASK_LOCALS.try_with(|locals| locals.clone()).ok()
+    }
+}
+
+/// Wrap `fut` in an asyncio awaitable driven by the background runtime.
+pub fn into_awaitable<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = PyResult<T>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    // Make sure the runtime exists (and is this process's) before the bridge spawns onto it.
+    runtime(Flavor::Background)?;
+    pyo3_async_runtimes::generic::future_into_py::<AsyncioBridge, F, T>(py, fut)
+}
