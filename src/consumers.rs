@@ -144,9 +144,11 @@ impl Connection {
     fn register_stream_consumer(
         &self,
         py: Python<'_>,
-        stream_arn: String,
-        consumer_name: String,
+        stream_arn: &Bound<'_, PyAny>,
+        consumer_name: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_arn: String = crate::validate::text("stream_arn", stream_arn)?;
+        let consumer_name: String = crate::validate::text("consumer_name", consumer_name)?;
         validate::arn("stream_arn", &stream_arn)?;
         validate::resource_name("consumer_name", &consumer_name)?;
         self.call(py, move |client| {
@@ -158,10 +160,14 @@ impl Connection {
     fn deregister_stream_consumer(
         &self,
         py: Python<'_>,
-        stream_arn: Option<String>,
-        consumer_name: Option<String>,
-        consumer_arn: Option<String>,
+        stream_arn: Option<&Bound<'_, PyAny>>,
+        consumer_name: Option<&Bound<'_, PyAny>>,
+        consumer_arn: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_arn: Option<String> = crate::validate::opt_text("stream_arn", stream_arn)?;
+        let consumer_name: Option<String> =
+            crate::validate::opt_text("consumer_name", consumer_name)?;
+        let consumer_arn: Option<String> = crate::validate::opt_text("consumer_arn", consumer_arn)?;
         let target = ConsumerRef::checked(stream_arn, consumer_name, consumer_arn)?;
         self.call(py, move |client| deregister(client, target))
     }
@@ -170,10 +176,14 @@ impl Connection {
     fn describe_stream_consumer(
         &self,
         py: Python<'_>,
-        stream_arn: Option<String>,
-        consumer_name: Option<String>,
-        consumer_arn: Option<String>,
+        stream_arn: Option<&Bound<'_, PyAny>>,
+        consumer_name: Option<&Bound<'_, PyAny>>,
+        consumer_arn: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_arn: Option<String> = crate::validate::opt_text("stream_arn", stream_arn)?;
+        let consumer_name: Option<String> =
+            crate::validate::opt_text("consumer_name", consumer_name)?;
+        let consumer_arn: Option<String> = crate::validate::opt_text("consumer_arn", consumer_arn)?;
         let target = ConsumerRef::checked(stream_arn, consumer_name, consumer_arn)?;
         self.call(py, move |client| describe(client, target))
     }
@@ -182,11 +192,14 @@ impl Connection {
     fn list_stream_consumers(
         &self,
         py: Python<'_>,
-        stream_arn: String,
-        next_token: Option<String>,
-        max_results: Option<i64>,
+        stream_arn: &Bound<'_, PyAny>,
+        next_token: Option<&Bound<'_, PyAny>>,
+        max_results: Option<&Bound<'_, PyAny>>,
         stream_creation_timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_arn: String = crate::validate::text("stream_arn", stream_arn)?;
+        let next_token: Option<String> = crate::validate::opt_text("next_token", next_token)?;
+        let max_results: Option<i64> = crate::validate::opt_integer("max_results", max_results)?;
         validate::arn("stream_arn", &stream_arn)?;
         let max_results = validate::optional_int_range("max_results", max_results, 1, 10_000)?;
         let created = stream_creation_timestamp

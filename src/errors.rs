@@ -174,6 +174,20 @@ pub fn http_reason(status: u16) -> &'static str {
     }
 }
 
+/// An error and its causes as one line, without the debug dumps `DisplayErrorContext` appends.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
 /// The bare error type from a header or body value that may carry a `namespace#` prefix or a
 /// `:url` suffix (both forms appear in awsJson error responses).
 fn bare_error_type(raw: &str) -> String {
@@ -214,10 +228,7 @@ where
                 "the request timed out (no answer within read_timeout / connect_timeout on the last attempt)".into(),
             ),
             SdkError::DispatchFailure(failure) => {
-                let detail = failure
-                    .as_connector_error()
-                    .map(|err| DisplayErrorContext(err).to_string())
-                    .unwrap_or_else(|| format!("{failure:?}"));
+                let detail = failure.as_connector_error().map(|err| error_chain(err)).unwrap_or_else(|| format!("{failure:?}"));
                 if failure.is_timeout() {
                     KinesisError::Timeout(format!("the request timed out: {detail}"))
                 } else if failure.is_io() || failure.is_other() || failure.is_user() {
@@ -225,6 +236,14 @@ where
                 } else {
                     KinesisError::Connection(detail)
                 }
+            }
+            SdkError::ResponseError(context) if context.raw().status().as_u16() >= 300 => {
+                // An error status whose body is not JSON (an HTML page from a proxy or load
+                // balancer): still a server error, as boto 2 raised it, with the raw text as body.
+                let raw = context.raw();
+                let request_id = raw.headers().get("x-amzn-RequestId").map(str::to_string);
+                let body = raw.body().bytes().map(<[u8]>::to_vec).unwrap_or_default();
+                KinesisError::Service { status: raw.status().as_u16(), body, request_id, error_type: None }
             }
             SdkError::ResponseError(context) => {
                 let raw = context.raw();

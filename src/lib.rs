@@ -1,6 +1,8 @@
 //! The `kinesis._kinesis` extension module: wiring only. See each module for its concern.
 #![deny(unsafe_code)]
 
+mod aggregation;
+mod aggregation_py;
 mod client;
 mod config;
 mod consumers;
@@ -19,5 +21,6 @@ fn _kinesis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<client::Connection>()?;
     m.add_function(wrap_pyfunction!(runtime::_shutdown_runtimes, m)?)?;
+    aggregation_py::register(m)?;
     Ok(())
 }

@@ -254,12 +254,18 @@ impl Connection {
     fn get_shard_iterator(
         &self,
         py: Python<'_>,
-        stream_name: String,
-        shard_id: String,
-        shard_iterator_type: String,
-        starting_sequence_number: Option<String>,
+        stream_name: &Bound<'_, PyAny>,
+        shard_id: &Bound<'_, PyAny>,
+        shard_iterator_type: &Bound<'_, PyAny>,
+        starting_sequence_number: Option<&Bound<'_, PyAny>>,
         timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
+        let shard_id: String = crate::validate::text("shard_id", shard_id)?;
+        let shard_iterator_type: String =
+            crate::validate::text("shard_iterator_type", shard_iterator_type)?;
+        let starting_sequence_number: Option<String> =
+            crate::validate::opt_text("starting_sequence_number", starting_sequence_number)?;
         let stream = validate::stream("stream_name", stream_name)?;
         validate::resource_name("shard_id", &shard_id)?;
         let kind = validate::one_of("shard_iterator_type", &shard_iterator_type, ITERATOR_TYPES)?;
@@ -306,11 +312,13 @@ impl Connection {
     fn get_records(
         &self,
         py: Python<'_>,
-        shard_iterator: String,
-        limit: Option<i64>,
+        shard_iterator: &Bound<'_, PyAny>,
+        limit: Option<&Bound<'_, PyAny>>,
         b64_decode: bool,
         as_bytes: bool,
     ) -> PyResult<Py<PyAny>> {
+        let shard_iterator: String = crate::validate::text("shard_iterator", shard_iterator)?;
+        let limit: Option<i64> = crate::validate::opt_integer("limit", limit)?;
         if shard_iterator.is_empty() || shard_iterator.len() > 512 {
             return Err(PyValueError::new_err(
                 "shard_iterator: must be 1 to 512 characters long",
@@ -335,14 +343,24 @@ impl Connection {
     fn put_record(
         &self,
         py: Python<'_>,
-        stream_name: String,
+        stream_name: &Bound<'_, PyAny>,
         data: &Bound<'_, PyAny>,
-        partition_key: String,
+        partition_key: &Bound<'_, PyAny>,
         explicit_hash_key: Option<&Bound<'_, PyAny>>,
-        sequence_number_for_ordering: Option<String>,
-        exclusive_minimum_sequence_number: Option<String>,
+        sequence_number_for_ordering: Option<&Bound<'_, PyAny>>,
+        exclusive_minimum_sequence_number: Option<&Bound<'_, PyAny>>,
         b64_encode: bool,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
+        let partition_key: String = crate::validate::text("partition_key", partition_key)?;
+        let sequence_number_for_ordering: Option<String> = crate::validate::opt_text(
+            "sequence_number_for_ordering",
+            sequence_number_for_ordering,
+        )?;
+        let exclusive_minimum_sequence_number: Option<String> = crate::validate::opt_text(
+            "exclusive_minimum_sequence_number",
+            exclusive_minimum_sequence_number,
+        )?;
         let stream = validate::stream("stream_name", stream_name)?;
         validate::partition_key("partition_key", &partition_key)?;
         let data = validate::payload("data", data, b64_encode)?;
@@ -374,9 +392,10 @@ impl Connection {
         &self,
         py: Python<'_>,
         records: &Bound<'_, PyAny>,
-        stream_name: String,
+        stream_name: &Bound<'_, PyAny>,
         b64_encode: bool,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let stream = validate::stream("stream_name", stream_name)?;
         if records.is_instance_of::<PyDict>() || records.is_instance_of::<PyString>() {
             return Err(PyTypeError::new_err(format!(

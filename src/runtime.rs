@@ -10,7 +10,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use pyo3::prelude::*;
@@ -18,15 +19,23 @@ use pyo3_async_runtimes::generic::{
     ContextExt, JoinError as GenericJoinError, Runtime as GenericRuntime,
 };
 use pyo3_async_runtimes::TaskLocals;
-use tokio::runtime::{Builder, Runtime};
+use tokio::runtime::{Builder, Handle, Runtime};
 
 /// How often a blocked sync call wakes up to let Python run its signal handlers (Ctrl-C).
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
+/// Set at interpreter exit: from then on no task may touch Python, whose state is being torn down.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
 struct Runtimes {
     pid: u32,
-    blocking: Arc<Runtime>,
-    background: Arc<Runtime>,
+    /// Leaked on purpose: a current-thread runtime owns no threads, so there is nothing to stop,
+    /// and a `'static` reference can never be the last owner dropped inside a task.
+    blocking: &'static Runtime,
+    /// Owned here only; everyone else holds a `Handle`, so it is shut down exactly once, at exit,
+    /// on the thread that runs `atexit`, never dropped by a worker.
+    background: Option<Runtime>,
+    background_handle: Handle,
 }
 
 static RUNTIMES: Mutex<Option<Runtimes>> = Mutex::new(None);
@@ -37,33 +46,30 @@ fn lock_runtimes() -> MutexGuard<'static, Option<Runtimes>> {
 }
 
 fn build_runtimes() -> std::io::Result<Runtimes> {
-    let blocking = Builder::new_current_thread().enable_all().build()?;
+    let blocking = Box::leak(Box::new(
+        Builder::new_current_thread().enable_all().build()?,
+    ));
     let background = Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(8)
         .thread_name("kinesis-worker")
         .enable_all()
         .build()?;
+    let background_handle = background.handle().clone();
     Ok(Runtimes {
         pid: std::process::id(),
-        blocking: Arc::new(blocking),
-        background: Arc::new(background),
+        blocking,
+        background: Some(background),
+        background_handle,
     })
 }
 
-/// Which runtime a piece of work belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Flavor {
-    Blocking,
-    Background,
-}
-
-/// The runtime for `flavor`, (re)built for this process. After a fork, the parent's runtimes are
-/// leaked on purpose: dropping them would try to join threads that do not exist in the child.
-pub fn runtime(flavor: Flavor) -> PyResult<Arc<Runtime>> {
+fn with_runtimes<T>(pick: impl FnOnce(&Runtimes) -> T) -> PyResult<T> {
     let mut slot = lock_runtimes();
     let current_pid = std::process::id();
     if slot.as_ref().is_some_and(|rts| rts.pid != current_pid) {
+        // Forked: the parent's runtimes have no threads here. Leak them; dropping would try to
+        // join threads that do not exist in this process.
         if let Some(stale) = slot.take() {
             std::mem::forget(stale);
         }
@@ -80,10 +86,24 @@ pub fn runtime(flavor: Flavor) -> PyResult<Arc<Runtime>> {
     let rts = slot
         .as_ref()
         .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("I/O runtime unavailable"))?;
-    Ok(match flavor {
-        Flavor::Blocking => rts.blocking.clone(),
-        Flavor::Background => rts.background.clone(),
-    })
+    Ok(pick(rts))
+}
+
+/// The runtime that sync calls drive on their own thread.
+pub fn blocking_runtime() -> PyResult<&'static Runtime> {
+    with_runtimes(|rts| rts.blocking)
+}
+
+/// A handle on the multi-thread runtime that drives asyncio calls and background work.
+pub fn background_handle() -> PyResult<Handle> {
+    with_runtimes(|rts| rts.background_handle.clone())
+}
+
+/// Which runtime a piece of work belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Flavor {
+    Blocking,
+    Background,
 }
 
 /// The process id the current runtimes belong to; clients cache it to notice a fork.
@@ -91,21 +111,25 @@ pub fn current_pid() -> u32 {
     std::process::id()
 }
 
-/// Shut both runtimes down without waiting for their tasks; registered with `atexit`.
+/// Whether the interpreter is exiting; long-running tasks check it to stop touching Python.
+pub fn exiting() -> bool {
+    EXITING.load(Ordering::Acquire)
+}
+
+/// Stop the background runtime without waiting for its tasks; registered with `atexit`.
 #[pyfunction]
-pub fn _shutdown_runtimes() {
-    let taken = lock_runtimes().take();
-    if let Some(rts) = taken {
-        if rts.pid != std::process::id() {
-            std::mem::forget(rts);
-            return;
+pub fn _shutdown_runtimes(py: Python<'_>) {
+    EXITING.store(true, Ordering::Release);
+    let background = {
+        let mut slot = lock_runtimes();
+        match slot.as_mut() {
+            Some(rts) if rts.pid == std::process::id() => rts.background.take(),
+            _ => None,
         }
-        for rt in [rts.blocking, rts.background] {
-            if let Ok(rt) = Arc::try_unwrap(rt) {
-                rt.shutdown_background();
-            }
-            // A runtime still shared by an in-flight call is simply left to the process's end.
-        }
+    };
+    if let Some(runtime) = background {
+        // Without the GIL, so a worker finishing a Python callback is not stuck behind us.
+        py.detach(move || runtime.shutdown_background());
     }
 }
 
@@ -117,7 +141,7 @@ where
     F: Future<Output = T> + Send,
     T: Send,
 {
-    let rt = runtime(Flavor::Blocking)?;
+    let rt = blocking_runtime()?;
     py.detach(|| {
         rt.block_on(async move {
             tokio::pin!(fut);
@@ -174,17 +198,23 @@ impl GenericRuntime for AsyncioBridge {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        BridgeJoinHandle(runtime(Flavor::Background).ok().map(|rt| rt.spawn(fut)))
+        BridgeJoinHandle(background_handle().ok().map(|handle| handle.spawn(fut)))
     }
 
     fn spawn_blocking<F>(f: F) -> Self::JoinHandle
     where
         F: FnOnce() + Send + 'static,
     {
+        // These closures hand results to asyncio under the GIL; past exit, Python cannot take them.
+        let guarded = move || {
+            if !exiting() {
+                f()
+            }
+        };
         BridgeJoinHandle(
-            runtime(Flavor::Background)
+            background_handle()
                 .ok()
-                .map(|rt| rt.spawn_blocking(f)),
+                .map(|handle| handle.spawn_blocking(guarded)),
         )
     }
 }
@@ -213,6 +243,6 @@ where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
     // Make sure the runtime exists (and is this process's) before the bridge spawns onto it.
-    runtime(Flavor::Background)?;
+    background_handle()?;
     pyo3_async_runtimes::generic::future_into_py::<AsyncioBridge, F, T>(py, fut)
 }

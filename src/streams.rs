@@ -614,12 +614,17 @@ impl Connection {
     fn create_stream(
         &self,
         py: Python<'_>,
-        stream_name: String,
-        shard_count: Option<i64>,
-        stream_mode: Option<String>,
+        stream_name: &Bound<'_, PyAny>,
+        shard_count: Option<&Bound<'_, PyAny>>,
+        stream_mode: Option<&Bound<'_, PyAny>>,
         tags: Option<&Bound<'_, PyAny>>,
-        max_record_size_in_kib: Option<i64>,
+        max_record_size_in_kib: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
+        let shard_count: Option<i64> = crate::validate::opt_integer("shard_count", shard_count)?;
+        let stream_mode: Option<String> = crate::validate::opt_text("stream_mode", stream_mode)?;
+        let max_record_size_in_kib: Option<i64> =
+            crate::validate::opt_integer("max_record_size_in_kib", max_record_size_in_kib)?;
         validate::resource_name("stream_name", &stream_name)?;
         let mode = stream_mode
             .map(|m| validate::one_of("stream_mode", &m, STREAM_MODES).map(StreamMode::from))
@@ -654,9 +659,10 @@ impl Connection {
     fn delete_stream(
         &self,
         py: Python<'_>,
-        stream_name: String,
+        stream_name: &Bound<'_, PyAny>,
         enforce_consumer_deletion: Option<bool>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let stream = validate::stream("stream_name", stream_name)?;
         self.call(py, move |client| {
             delete_stream(client, stream, enforce_consumer_deletion)
@@ -667,10 +673,14 @@ impl Connection {
     fn describe_stream(
         &self,
         py: Python<'_>,
-        stream_name: String,
-        limit: Option<i64>,
-        exclusive_start_shard_id: Option<String>,
+        stream_name: &Bound<'_, PyAny>,
+        limit: Option<&Bound<'_, PyAny>>,
+        exclusive_start_shard_id: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
+        let limit: Option<i64> = crate::validate::opt_integer("limit", limit)?;
+        let exclusive_start_shard_id: Option<String> =
+            crate::validate::opt_text("exclusive_start_shard_id", exclusive_start_shard_id)?;
         let stream = validate::stream("stream_name", stream_name)?;
         let limit = validate::optional_int_range("limit", limit, 1, 10_000)?;
         if let Some(shard) = &exclusive_start_shard_id {
@@ -681,7 +691,12 @@ impl Connection {
         })
     }
 
-    fn describe_stream_summary(&self, py: Python<'_>, stream_name: String) -> PyResult<Py<PyAny>> {
+    fn describe_stream_summary(
+        &self,
+        py: Python<'_>,
+        stream_name: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let stream = validate::stream("stream_name", stream_name)?;
         self.call(py, move |client| describe_stream_summary(client, stream))
     }
@@ -690,10 +705,14 @@ impl Connection {
     fn list_streams(
         &self,
         py: Python<'_>,
-        limit: Option<i64>,
-        exclusive_start_stream_name: Option<String>,
-        next_token: Option<String>,
+        limit: Option<&Bound<'_, PyAny>>,
+        exclusive_start_stream_name: Option<&Bound<'_, PyAny>>,
+        next_token: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let limit: Option<i64> = crate::validate::opt_integer("limit", limit)?;
+        let exclusive_start_stream_name: Option<String> =
+            crate::validate::opt_text("exclusive_start_stream_name", exclusive_start_stream_name)?;
+        let next_token: Option<String> = crate::validate::opt_text("next_token", next_token)?;
         let limit = validate::optional_int_range("limit", limit, 1, 10_000)?;
         if let Some(name) = &exclusive_start_stream_name {
             validate::resource_name("exclusive_start_stream_name", name)?;
@@ -711,14 +730,19 @@ impl Connection {
     fn list_shards(
         &self,
         py: Python<'_>,
-        stream_name: Option<String>,
-        next_token: Option<String>,
-        exclusive_start_shard_id: Option<String>,
-        max_results: Option<i64>,
+        stream_name: Option<&Bound<'_, PyAny>>,
+        next_token: Option<&Bound<'_, PyAny>>,
+        exclusive_start_shard_id: Option<&Bound<'_, PyAny>>,
+        max_results: Option<&Bound<'_, PyAny>>,
         stream_creation_timestamp: Option<&Bound<'_, PyAny>>,
         shard_filter: Option<&Bound<'_, PyAny>>,
         paginate: bool,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: Option<String> = crate::validate::opt_text("stream_name", stream_name)?;
+        let next_token: Option<String> = crate::validate::opt_text("next_token", next_token)?;
+        let exclusive_start_shard_id: Option<String> =
+            crate::validate::opt_text("exclusive_start_shard_id", exclusive_start_shard_id)?;
+        let max_results: Option<i64> = crate::validate::opt_integer("max_results", max_results)?;
         let stream = stream_name
             .map(|s| validate::stream("stream_name", s))
             .transpose()?;
@@ -751,10 +775,14 @@ impl Connection {
     fn merge_shards(
         &self,
         py: Python<'_>,
-        stream_name: String,
-        shard_to_merge: String,
-        adjacent_shard_to_merge: String,
+        stream_name: &Bound<'_, PyAny>,
+        shard_to_merge: &Bound<'_, PyAny>,
+        adjacent_shard_to_merge: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
+        let shard_to_merge: String = crate::validate::text("shard_to_merge", shard_to_merge)?;
+        let adjacent_shard_to_merge: String =
+            crate::validate::text("adjacent_shard_to_merge", adjacent_shard_to_merge)?;
         let stream = validate::stream("stream_name", stream_name)?;
         validate::resource_name("shard_to_merge", &shard_to_merge)?;
         validate::resource_name("adjacent_shard_to_merge", &adjacent_shard_to_merge)?;
@@ -766,10 +794,14 @@ impl Connection {
     fn split_shard(
         &self,
         py: Python<'_>,
-        stream_name: String,
-        shard_to_split: String,
-        new_starting_hash_key: String,
+        stream_name: &Bound<'_, PyAny>,
+        shard_to_split: &Bound<'_, PyAny>,
+        new_starting_hash_key: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
+        let shard_to_split: String = crate::validate::text("shard_to_split", shard_to_split)?;
+        let new_starting_hash_key: String =
+            crate::validate::text("new_starting_hash_key", new_starting_hash_key)?;
         let stream = validate::stream("stream_name", stream_name)?;
         validate::resource_name("shard_to_split", &shard_to_split)?;
         validate::hash_key("new_starting_hash_key", &new_starting_hash_key)?;
@@ -781,9 +813,10 @@ impl Connection {
     fn add_tags_to_stream(
         &self,
         py: Python<'_>,
-        stream_name: String,
+        stream_name: &Bound<'_, PyAny>,
         tags: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let stream = validate::stream("stream_name", stream_name)?;
         let tags = string_dict("tags", tags)?;
         self.call(py, move |client| add_tags(client, stream, tags))
@@ -793,10 +826,14 @@ impl Connection {
     fn list_tags_for_stream(
         &self,
         py: Python<'_>,
-        stream_name: String,
-        exclusive_start_tag_key: Option<String>,
-        limit: Option<i64>,
+        stream_name: &Bound<'_, PyAny>,
+        exclusive_start_tag_key: Option<&Bound<'_, PyAny>>,
+        limit: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
+        let exclusive_start_tag_key: Option<String> =
+            crate::validate::opt_text("exclusive_start_tag_key", exclusive_start_tag_key)?;
+        let limit: Option<i64> = crate::validate::opt_integer("limit", limit)?;
         let stream = validate::stream("stream_name", stream_name)?;
         let limit = validate::optional_int_range("limit", limit, 1, 50)?;
         self.call(py, move |client| {
@@ -807,9 +844,10 @@ impl Connection {
     fn remove_tags_from_stream(
         &self,
         py: Python<'_>,
-        stream_name: String,
+        stream_name: &Bound<'_, PyAny>,
         tag_keys: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let stream = validate::stream("stream_name", stream_name)?;
         let keys = string_list("tag_keys", tag_keys, 50)?;
         self.call(py, move |client| remove_tags(client, stream, keys))
@@ -819,10 +857,13 @@ impl Connection {
     fn update_shard_count(
         &self,
         py: Python<'_>,
-        stream_name: String,
-        target_shard_count: i64,
+        stream_name: &Bound<'_, PyAny>,
+        target_shard_count: &Bound<'_, PyAny>,
         scaling_type: &str,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
+        let target_shard_count: i64 =
+            crate::validate::integer("target_shard_count", target_shard_count)?;
         let stream = validate::stream("stream_name", stream_name)?;
         let target = validate::int_range("target_shard_count", target_shard_count, 1, 100_000)?;
         validate::one_of("scaling_type", scaling_type, &["UNIFORM_SCALING"])?;
@@ -832,9 +873,12 @@ impl Connection {
     fn increase_stream_retention_period(
         &self,
         py: Python<'_>,
-        stream_name: String,
-        retention_period_hours: i64,
+        stream_name: &Bound<'_, PyAny>,
+        retention_period_hours: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
+        let retention_period_hours: i64 =
+            crate::validate::integer("retention_period_hours", retention_period_hours)?;
         let stream = validate::stream("stream_name", stream_name)?;
         let hours = validate::int_range(
             "retention_period_hours",
@@ -850,9 +894,12 @@ impl Connection {
     fn decrease_stream_retention_period(
         &self,
         py: Python<'_>,
-        stream_name: String,
-        retention_period_hours: i64,
+        stream_name: &Bound<'_, PyAny>,
+        retention_period_hours: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
+        let retention_period_hours: i64 =
+            crate::validate::integer("retention_period_hours", retention_period_hours)?;
         let stream = validate::stream("stream_name", stream_name)?;
         let hours = validate::int_range(
             "retention_period_hours",
@@ -868,9 +915,10 @@ impl Connection {
     fn enable_enhanced_monitoring(
         &self,
         py: Python<'_>,
-        stream_name: String,
+        stream_name: &Bound<'_, PyAny>,
         shard_level_metrics: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let (stream, metrics) = monitoring_args(stream_name, shard_level_metrics)?;
         self.call(py, move |client| {
             change_monitoring(client, stream, metrics, true)
@@ -880,9 +928,10 @@ impl Connection {
     fn disable_enhanced_monitoring(
         &self,
         py: Python<'_>,
-        stream_name: String,
+        stream_name: &Bound<'_, PyAny>,
         shard_level_metrics: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let (stream, metrics) = monitoring_args(stream_name, shard_level_metrics)?;
         self.call(py, move |client| {
             change_monitoring(client, stream, metrics, false)
@@ -892,10 +941,13 @@ impl Connection {
     fn start_stream_encryption(
         &self,
         py: Python<'_>,
-        stream_name: String,
-        encryption_type: String,
-        key_id: String,
+        stream_name: &Bound<'_, PyAny>,
+        encryption_type: &Bound<'_, PyAny>,
+        key_id: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
+        let encryption_type: String = crate::validate::text("encryption_type", encryption_type)?;
+        let key_id: String = crate::validate::text("key_id", key_id)?;
         let (stream, kind) = encryption_args(stream_name, &encryption_type, &key_id)?;
         self.call(py, move |client| {
             change_encryption(client, stream, kind, key_id, true)
@@ -905,10 +957,13 @@ impl Connection {
     fn stop_stream_encryption(
         &self,
         py: Python<'_>,
-        stream_name: String,
-        encryption_type: String,
-        key_id: String,
+        stream_name: &Bound<'_, PyAny>,
+        encryption_type: &Bound<'_, PyAny>,
+        key_id: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_name: String = crate::validate::text("stream_name", stream_name)?;
+        let encryption_type: String = crate::validate::text("encryption_type", encryption_type)?;
+        let key_id: String = crate::validate::text("key_id", key_id)?;
         let (stream, kind) = encryption_args(stream_name, &encryption_type, &key_id)?;
         self.call(py, move |client| {
             change_encryption(client, stream, kind, key_id, false)
@@ -918,9 +973,11 @@ impl Connection {
     fn update_stream_mode(
         &self,
         py: Python<'_>,
-        stream_arn: String,
-        stream_mode: String,
+        stream_arn: &Bound<'_, PyAny>,
+        stream_mode: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
+        let stream_arn: String = crate::validate::text("stream_arn", stream_arn)?;
+        let stream_mode: String = crate::validate::text("stream_mode", stream_mode)?;
         validate::arn("stream_arn", &stream_arn)?;
         let mode = StreamMode::from(validate::one_of("stream_mode", &stream_mode, STREAM_MODES)?);
         self.call(py, move |client| {

@@ -178,7 +178,7 @@ pub fn timestamp(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<DateTime> {
         };
         aware.call_method0("timestamp")?.extract()?
     };
-    if !seconds.is_finite() || seconds < 0.0 || seconds > 253_402_300_799.0 {
+    if !(0.0..=253_402_300_799.0).contains(&seconds) {
         return Err(value_error(
             arg,
             format!("{seconds} is not a time between 1970 and 9999"),
@@ -228,4 +228,44 @@ pub fn size_limit(arg: &str, size: usize, limit: usize) -> PyResult<()> {
     } else {
         Ok(())
     }
+}
+
+/// A `str` argument, with a TypeError that names it.
+pub fn text(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
+    match value.cast::<PyString>() {
+        Ok(s) => Ok(s.to_cow()?.into_owned()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "{arg}: expected str, got {}",
+            type_name(value)
+        ))),
+    }
+}
+
+pub fn opt_text(arg: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
+    value
+        .filter(|v| !v.is_none())
+        .map(|v| text(arg, v))
+        .transpose()
+}
+
+/// An `int` argument (bool is refused: `True` as a count is a mistake), with a TypeError naming it.
+pub fn integer(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if value.is_instance_of::<pyo3::types::PyBool>()
+        || !value.is_instance_of::<pyo3::types::PyInt>()
+    {
+        return Err(PyTypeError::new_err(format!(
+            "{arg}: expected int, got {}",
+            type_name(value)
+        )));
+    }
+    value
+        .extract::<i64>()
+        .map_err(|_| value_error(arg, format!("{value} is out of range")))
+}
+
+pub fn opt_integer(arg: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
+    value
+        .filter(|v| !v.is_none())
+        .map(|v| integer(arg, v))
+        .transpose()
 }

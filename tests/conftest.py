@@ -13,12 +13,12 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import pytest
-
 from scripted_server import ScriptedServer
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -148,7 +148,7 @@ def _start_emulator(name: str, log_path: Path, home: Path) -> EmulatorServer:
         )
     else:
         pytest.exit(f"KINESIS_TEST_SERVER must be 'moto' or 'kinesis-mock', not {name!r}", 2)
-    log = open(log_path, "wb")  # noqa: SIM115 - the child keeps writing to it
+    log = open(log_path, "wb")
     process = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
     )

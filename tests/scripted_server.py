@@ -68,11 +68,11 @@ class Reply:
     mode: str = "reply"
 
     @classmethod
-    def json(cls, body: Any, status: int = 200, **kw: Any) -> "Reply":
+    def json(cls, body: Any, status: int = 200, **kw: Any) -> Reply:
         return cls(status=status, body=body, **kw)
 
     @classmethod
-    def empty(cls, status: int = 200, **kw: Any) -> "Reply":
+    def empty(cls, status: int = 200, **kw: Any) -> Reply:
         """A response with an empty body (real AWS answers CreateStream and friends like this)."""
         return cls(status=status, body=b"", **kw)
 
@@ -84,27 +84,27 @@ class Reply:
         status: int = 400,
         request_id: Optional[str] = None,
         **kw: Any,
-    ) -> "Reply":
+    ) -> Reply:
         headers = dict(kw.pop("headers", {}))
         if request_id is not None:
             headers["x-amzn-RequestId"] = request_id
         return cls(status=status, body={"__type": error_type, "message": message}, headers=headers, **kw)
 
     @classmethod
-    def raw(cls, body: bytes, status: int = 200, content_type: str = JSON_CONTENT_TYPE, **kw: Any) -> "Reply":
+    def raw(cls, body: bytes, status: int = 200, content_type: str = JSON_CONTENT_TYPE, **kw: Any) -> Reply:
         headers = {"Content-Type": content_type, **kw.pop("headers", {})}
         return cls(status=status, body=body, headers=headers, **kw)
 
     @classmethod
-    def close(cls, delay: float = 0.0) -> "Reply":
+    def close(cls, delay: float = 0.0) -> Reply:
         return cls(mode="close", delay=delay)
 
     @classmethod
-    def truncated(cls, body: bytes = b'{"StreamDescription": {"StreamName": "s"', status: int = 200) -> "Reply":
+    def truncated(cls, body: bytes = b'{"StreamDescription": {"StreamName": "s"', status: int = 200) -> Reply:
         return cls(status=status, body=body, mode="truncate")
 
     @classmethod
-    def hang(cls, seconds: float = 30.0) -> "Reply":
+    def hang(cls, seconds: float = 30.0) -> Reply:
         """Answer only after ``seconds`` (a client with a shorter read timeout gives up first)."""
         return cls(delay=seconds)
 
@@ -123,15 +123,15 @@ ReplySource = Union[Reply, Callable[[Request], Reply]]
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_HTTPServer"
+    server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
         pass
 
-    def do_POST(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
+    def do_POST(self) -> None:
         self._handle()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._handle()
 
     def _handle(self) -> None:
@@ -162,7 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client gave up (timeout) and closed its end
             self.close_connection = True
 
-    def _send(self, reply: Reply, scripted: "ScriptedServer") -> None:
+    def _send(self, reply: Reply, scripted: ScriptedServer) -> None:
         if reply.mode == "close":
             self.close_connection = True
             try:
@@ -200,7 +200,7 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
-    scripted: "ScriptedServer"
+    scripted: ScriptedServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that time out or are killed reset connections; that is expected here.
@@ -224,13 +224,13 @@ class ScriptedServer:
         self._thread: Optional[threading.Thread] = None
 
     # scripting -------------------------------------------------------------------------------
-    def queue(self, action: str, *replies: ReplySource) -> "ScriptedServer":
+    def queue(self, action: str, *replies: ReplySource) -> ScriptedServer:
         """Answer the next requests for ``action`` with these replies, in order."""
         with self._lock:
             self._queues[action].extend(replies)
         return self
 
-    def always(self, action: str, reply: ReplySource) -> "ScriptedServer":
+    def always(self, action: str, reply: ReplySource) -> ScriptedServer:
         """Answer every request for ``action`` (once its queue is empty) with ``reply``."""
         with self._lock:
             self._always[action] = reply
@@ -271,7 +271,7 @@ class ScriptedServer:
         return source(request) if callable(source) else source
 
     # lifecycle -------------------------------------------------------------------------------
-    def start(self) -> "ScriptedServer":
+    def start(self) -> ScriptedServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
@@ -283,7 +283,7 @@ class ScriptedServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "ScriptedServer":
+    def __enter__(self) -> ScriptedServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -8,25 +8,27 @@ import inspect
 import json
 import time
 
-import pytest
-from conftest import await_active, unique_name
-from scripted_server import Reply, describe_stream_body, put_record_body
-
 import kinesis
 import kinesis.aio
 import kinesis.layer1
+import pytest
+from conftest import await_active, unique_name
 from kinesis.exceptions import ResourceInUseException, ResourceNotFoundException
+from scripted_server import Reply, describe_stream_body, put_record_body
 
 SHARD_0 = "shardId-000000000000"
 SYNC_METHODS = [
     name
-    for name, value in vars(kinesis.layer1.KinesisConnection).items()
-    if not name.startswith("_") and callable(value) and name != "close"
+    for name in dir(kinesis.layer1.KinesisConnection)
+    if not name.startswith("_")
+    and callable(getattr(kinesis.layer1.KinesisConnection, name))
+    and not isinstance(getattr(kinesis.layer1.KinesisConnection, name), type)
+    and name != "close"
 ]
 
 
 def test_aio_has_every_sync_method_with_the_same_signature():
-    assert SYNC_METHODS, "KinesisConnection has no public methods?"
+    assert {"put_record", "get_records", "describe_stream", "make_request"} <= set(SYNC_METHODS)
     for name in SYNC_METHODS:
         async_method = getattr(kinesis.aio.KinesisConnection, name, None)
         assert async_method is not None, f"kinesis.aio.KinesisConnection lacks {name}"
@@ -77,7 +79,10 @@ async def test_full_flow(aconn):
 
         put = await aconn.put_record(name, "async hello", "pk", explicit_hash_key="0")
         assert put["ShardId"] == SHARD_0
-        records = [{"Data": b"\xff", "PartitionKey": "p", "ExplicitHashKey": "0"}, {"Data": "two", "PartitionKey": "p2"}]
+        records = [
+            {"Data": b"\xff", "PartitionKey": "p", "ExplicitHashKey": "0"},
+            {"Data": "two", "PartitionKey": "p2"},
+        ]
         original = copy.deepcopy(records)
         batch = await aconn.put_records(records, name)
         assert batch["FailedRecordCount"] == 0
@@ -136,7 +141,10 @@ async def test_update_shard_count_split_merge_async(aconn):
         open_ids = [s["ShardId"] for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"]]
         assert len(open_ids) == 2
         assert await aconn.merge_shards(name, open_ids[0], open_ids[1]) is None
-        assert (await await_active(aconn, name))["OpenShardCount"] == 1
+        await await_active(aconn, name)
+        # count open shards from list_shards: moto 5.2's OpenShardCount stays 2 after a merge
+        shards = (await aconn.list_shards(name))["Shards"]
+        assert len([s for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"]]) == 1
     finally:
         await aconn.delete_stream(name)
 

@@ -7,15 +7,12 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-from scripted_server import ScriptedServer
-
 import kinesis
 import kinesis.aio
 import kinesis.layer1
+import pytest
 from kinesis.exceptions import KinesisError, NoCredentialsError
-
-
+from scripted_server import ScriptedServer
 
 # --- connect_to_region and regions --------------------------------------------------------------
 
@@ -30,6 +27,15 @@ def test_connect_to_region_returns_layer1_connection(scripted):
 def test_connect_to_region_unknown_keyword_is_type_error():
     with pytest.raises(TypeError, match="no_such_option"):
         kinesis.connect_to_region("us-east-1", no_such_option=1)
+
+
+def test_aio_connect_to_region_checks_arguments_too():
+    with pytest.raises(TypeError, match="no_such_option"):
+        kinesis.aio.connect_to_region("us-east-1", no_such_option=1)
+    with pytest.raises(TypeError):
+        kinesis.aio.connect_to_region("us-east-1", region=kinesis.regions()[0])
+    with pytest.raises(ValueError, match="region_name"):
+        kinesis.aio.connect_to_region("US East")
 
 
 def test_connect_to_region_region_keyword_is_type_error():
@@ -454,7 +460,9 @@ def test_boto_config_env_excludes_home_boto(bare, scripted, monkeypatch, tmp_pat
 
 def test_boto_path_later_wins(bare, scripted, monkeypatch, tmp_path):
     first = write(tmp_path / "first.cfg", "[Credentials]\naws_access_key_id = AKIDFIRST\naws_secret_access_key = 1\n")
-    second = write(tmp_path / "second.cfg", "[Credentials]\naws_access_key_id = AKIDSECOND\naws_secret_access_key = 2\n")
+    second = write(
+        tmp_path / "second.cfg", "[Credentials]\naws_access_key_id = AKIDSECOND\naws_secret_access_key = 2\n"
+    )
     monkeypatch.setenv("BOTO_PATH", os.pathsep.join([str(first), str(second)]))
     assert sent_key(scripted) == "AKIDSECOND"
 

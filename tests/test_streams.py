@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import time
 
+import kinesis
 import pytest
 from conftest import delete_quietly, make_stream, unique_name, wait_active, wait_deleted
-
-import kinesis
 from kinesis.exceptions import (
     BotoServerError,
     InvalidArgumentException,
@@ -21,7 +20,10 @@ from kinesis.exceptions import (
 def wait_consumer_active(conn, consumer_arn: str) -> None:
     # kinesis-mock keeps a consumer CREATING for REGISTER_STREAM_CONSUMER_DURATION; moto makes it ACTIVE at once.
     for _ in range(500):
-        if conn.describe_stream_consumer(consumer_arn=consumer_arn)["ConsumerDescription"]["ConsumerStatus"] == "ACTIVE":
+        if (
+            conn.describe_stream_consumer(consumer_arn=consumer_arn)["ConsumerDescription"]["ConsumerStatus"]
+            == "ACTIVE"
+        ):
             return
         time.sleep(0.02)
     raise AssertionError(f"consumer {consumer_arn} never became ACTIVE")
@@ -178,19 +180,23 @@ def test_list_shards_paginate_without_more_pages(conn, stream):
     assert listing.get("NextToken") is None
 
 
-def test_stream_arn_accepted_where_stream_name_is(conn, stream):
+def test_stream_arn_accepted_where_stream_name_is(conn, stream, kinesis_server):
     arn = conn.describe_stream_summary(stream)["StreamDescriptionSummary"]["StreamARN"]
     assert conn.describe_stream(arn)["StreamDescription"]["StreamName"] == stream
     assert conn.describe_stream_summary(arn)["StreamDescriptionSummary"]["StreamName"] == stream
     assert len(conn.list_shards(arn)["Shards"]) == 2
     put = conn.put_record(arn, b"via arn", "pk")
     iterator = conn.get_shard_iterator(arn, put["ShardId"], "TRIM_HORIZON")["ShardIterator"]
+    if kinesis_server.name == "moto":
+        # moto 5.2 builds the iterator from StreamName only, so an iterator asked for by ARN names stream "None"
+        # and GetRecords fails: read through an iterator asked for by name instead.
+        iterator = conn.get_shard_iterator(stream, put["ShardId"], "TRIM_HORIZON")["ShardIterator"]
     assert [r["Data"] for r in conn.get_records(iterator)["Records"]] == ["via arn"]
     conn.add_tags_to_stream(arn, {"k": "v"})
     assert conn.list_tags_for_stream(arn)["Tags"] == [{"Key": "k", "Value": "v"}]
 
 
-def test_tags(conn, stream):
+def test_tags(conn, stream, kinesis_server):
     assert conn.add_tags_to_stream(stream, {"a": "1", "b": "2", "c": "3"}) is None
     tags = conn.list_tags_for_stream(stream)
     assert sorted(tags["Tags"], key=lambda t: t["Key"]) == [
@@ -204,8 +210,12 @@ def test_tags(conn, stream):
     assert len(page["Tags"]) == 1
     assert page["HasMoreTags"] is True
     after = conn.list_tags_for_stream(stream, exclusive_start_tag_key=page["Tags"][0]["Key"])
-    assert page["Tags"][0] not in after["Tags"]
-    assert len(after["Tags"]) == 2
+    if kinesis_server.name == "moto":
+        # moto 5.2 ignores ExclusiveStartTagKey and lists every tag again.
+        assert len(after["Tags"]) == 3
+    else:
+        assert page["Tags"][0] not in after["Tags"]
+        assert len(after["Tags"]) == 2
 
     assert conn.remove_tags_from_stream(stream, ["a", "c"]) is None
     assert conn.list_tags_for_stream(stream)["Tags"] == [{"Key": "b", "Value": "2"}]
@@ -293,7 +303,7 @@ def test_split_and_merge_shards(conn, stream):
     assert len(open_shards(after_merge)) == 2
 
 
-def test_stream_consumers(conn, stream):
+def test_stream_consumers(conn, stream, kinesis_server):
     arn = conn.describe_stream_summary(stream)["StreamDescriptionSummary"]["StreamARN"]
     registered = conn.register_stream_consumer(arn, "reader")["Consumer"]
     assert registered["ConsumerName"] == "reader"
@@ -311,7 +321,12 @@ def test_stream_consumers(conn, stream):
     assert [c["ConsumerName"] for c in listing["Consumers"]] == ["reader"]
     assert conn.list_stream_consumers(arn, max_results=5)["Consumers"][0]["ConsumerARN"] == consumer_arn
 
-    assert conn.deregister_stream_consumer(stream_arn=arn, consumer_name="reader") is None
+    if kinesis_server.name == "moto":
+        # moto 5.2 answers 200 to a deregistration by StreamARN + ConsumerName but keeps the consumer; it honours
+        # ConsumerARN. (test_errors.py checks what the module sends for the by-name form.)
+        assert conn.deregister_stream_consumer(consumer_arn=consumer_arn) is None
+    else:
+        assert conn.deregister_stream_consumer(stream_arn=arn, consumer_name="reader") is None
     for _ in range(200):
         try:
             status = conn.describe_stream_consumer(consumer_arn=consumer_arn)["ConsumerDescription"]["ConsumerStatus"]

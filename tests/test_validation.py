@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import kinesis
+import pytest
 
 SHARD = "shardId-000000000000"
 OK_RECORD = {"Data": "x", "PartitionKey": "k"}
@@ -29,11 +28,36 @@ CASES = [
     ("partition_key-empty", lambda c: c.put_record("s", "x", ""), ValueError, "partition_key"),
     ("partition_key-257", lambda c: c.put_record("s", "x", "k" * 257), ValueError, "partition_key"),
     ("partition_key-int", lambda c: c.put_record("s", "x", 5), TypeError, "partition_key"),
-    ("explicit_hash_key-negative", lambda c: c.put_record("s", "x", "k", explicit_hash_key="-1"), ValueError, "explicit_hash_key"),
-    ("explicit_hash_key-abc", lambda c: c.put_record("s", "x", "k", explicit_hash_key="abc"), ValueError, "explicit_hash_key"),
-    ("explicit_hash_key-2**128", lambda c: c.put_record("s", "x", "k", explicit_hash_key=str(2**128)), ValueError, "explicit_hash_key"),
-    ("explicit_hash_key-int-2**128", lambda c: c.put_record("s", "x", "k", explicit_hash_key=2**128), (TypeError, ValueError), "explicit_hash_key"),
-    ("explicit_hash_key-empty", lambda c: c.put_record("s", "x", "k", explicit_hash_key=""), ValueError, "explicit_hash_key"),
+    (
+        "explicit_hash_key-negative",
+        lambda c: c.put_record("s", "x", "k", explicit_hash_key="-1"),
+        ValueError,
+        "explicit_hash_key",
+    ),
+    (
+        "explicit_hash_key-abc",
+        lambda c: c.put_record("s", "x", "k", explicit_hash_key="abc"),
+        ValueError,
+        "explicit_hash_key",
+    ),
+    (
+        "explicit_hash_key-2**128",
+        lambda c: c.put_record("s", "x", "k", explicit_hash_key=str(2**128)),
+        ValueError,
+        "explicit_hash_key",
+    ),
+    (
+        "explicit_hash_key-int-2**128",
+        lambda c: c.put_record("s", "x", "k", explicit_hash_key=2**128),
+        (TypeError, ValueError),
+        "explicit_hash_key",
+    ),
+    (
+        "explicit_hash_key-empty",
+        lambda c: c.put_record("s", "x", "k", explicit_hash_key=""),
+        ValueError,
+        "explicit_hash_key",
+    ),
     # put_records
     ("records-str", lambda c: c.put_records("not a list", "s"), TypeError, "records"),
     ("records-dict", lambda c: c.put_records(OK_RECORD, "s"), TypeError, "records"),
@@ -43,12 +67,17 @@ CASES = [
     ("records-missing-key", lambda c: c.put_records([{"Data": "x"}], "s"), (TypeError, ValueError), "PartitionKey"),
     ("records-missing-data", lambda c: c.put_records([{"PartitionKey": "k"}], "s"), (TypeError, ValueError), "Data"),
     ("records-data-int", lambda c: c.put_records([{"Data": 1, "PartitionKey": "k"}], "s"), TypeError, "Data"),
-    ("records-key-empty", lambda c: c.put_records([{"Data": "x", "PartitionKey": ""}], "s"), ValueError, "PartitionKey"),
+    (
+        "records-key-empty",
+        lambda c: c.put_records([{"Data": "x", "PartitionKey": ""}], "s"),
+        ValueError,
+        "PartitionKey",
+    ),
     (
         "records-data-too-big",
         lambda c: c.put_records([{"Data": b"x" * (1024 * 1024 + 1), "PartitionKey": "k"}], "s"),
         ValueError,
-        "Data",
+        "records[0]",
     ),
     (
         "records-bad-hash-key",
@@ -57,7 +86,12 @@ CASES = [
         "ExplicitHashKey",
     ),
     # get_shard_iterator
-    ("shard_iterator_type-bogus", lambda c: c.get_shard_iterator("s", SHARD, "BOGUS"), ValueError, "shard_iterator_type"),
+    (
+        "shard_iterator_type-bogus",
+        lambda c: c.get_shard_iterator("s", SHARD, "BOGUS"),
+        ValueError,
+        "shard_iterator_type",
+    ),
     ("shard_iterator_type-int", lambda c: c.get_shard_iterator("s", SHARD, 3), TypeError, "shard_iterator_type"),
     (
         "at_sequence_number-without-number",
@@ -71,7 +105,12 @@ CASES = [
         ValueError,
         "starting_sequence_number",
     ),
-    ("at_timestamp-without-timestamp", lambda c: c.get_shard_iterator("s", SHARD, "AT_TIMESTAMP"), ValueError, "timestamp"),
+    (
+        "at_timestamp-without-timestamp",
+        lambda c: c.get_shard_iterator("s", SHARD, "AT_TIMESTAMP"),
+        ValueError,
+        "timestamp",
+    ),
     (
         "timestamp-str",
         lambda c: c.get_shard_iterator("s", SHARD, "AT_TIMESTAMP", timestamp="yesterday"),

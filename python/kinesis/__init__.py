@@ -17,8 +17,7 @@ from typing import Any
 
 from kinesis import exceptions
 from kinesis._connect import check_connect_arguments as _check_connect_arguments
-from kinesis._kinesis import __version__
-from kinesis._kinesis import _shutdown_runtimes
+from kinesis._kinesis import __version__, _shutdown_runtimes
 from kinesis.layer1 import KinesisConnection
 from kinesis.regioninfo import RegionInfo
 from kinesis.regioninfo import regions as _regions

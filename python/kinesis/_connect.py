@@ -12,55 +12,141 @@ from kinesis.regioninfo import RegionInfo
 _STREAM = {"StreamName": "stream_name", "StreamARN": "stream_name"}
 _ACTIONS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
     "AddTagsToStream": ("add_tags_to_stream", {**_STREAM, "Tags": "tags"}, {}),
-    "CreateStream": ("create_stream", {"StreamName": "stream_name", "ShardCount": "shard_count",
-                                       "Tags": "tags", "MaxRecordSizeInKiB": "max_record_size_in_kib"}, {}),
-    "DecreaseStreamRetentionPeriod": ("decrease_stream_retention_period",
-                                      {**_STREAM, "RetentionPeriodHours": "retention_period_hours"}, {}),
+    "CreateStream": (
+        "create_stream",
+        {
+            "StreamName": "stream_name",
+            "ShardCount": "shard_count",
+            "Tags": "tags",
+            "MaxRecordSizeInKiB": "max_record_size_in_kib",
+        },
+        {},
+    ),
+    "DecreaseStreamRetentionPeriod": (
+        "decrease_stream_retention_period",
+        {**_STREAM, "RetentionPeriodHours": "retention_period_hours"},
+        {},
+    ),
     "DeleteStream": ("delete_stream", {**_STREAM, "EnforceConsumerDeletion": "enforce_consumer_deletion"}, {}),
-    "DeregisterStreamConsumer": ("deregister_stream_consumer", {"StreamARN": "stream_arn",
-                                 "ConsumerName": "consumer_name", "ConsumerARN": "consumer_arn"}, {}),
+    "DeregisterStreamConsumer": (
+        "deregister_stream_consumer",
+        {"StreamARN": "stream_arn", "ConsumerName": "consumer_name", "ConsumerARN": "consumer_arn"},
+        {},
+    ),
     "DescribeLimits": ("describe_limits", {}, {}),
-    "DescribeStream": ("describe_stream", {**_STREAM, "Limit": "limit",
-                                           "ExclusiveStartShardId": "exclusive_start_shard_id"}, {}),
-    "DescribeStreamConsumer": ("describe_stream_consumer", {"StreamARN": "stream_arn",
-                               "ConsumerName": "consumer_name", "ConsumerARN": "consumer_arn"}, {}),
+    "DescribeStream": (
+        "describe_stream",
+        {**_STREAM, "Limit": "limit", "ExclusiveStartShardId": "exclusive_start_shard_id"},
+        {},
+    ),
+    "DescribeStreamConsumer": (
+        "describe_stream_consumer",
+        {"StreamARN": "stream_arn", "ConsumerName": "consumer_name", "ConsumerARN": "consumer_arn"},
+        {},
+    ),
     "DescribeStreamSummary": ("describe_stream_summary", dict(_STREAM), {}),
-    "DisableEnhancedMonitoring": ("disable_enhanced_monitoring",
-                                  {**_STREAM, "ShardLevelMetrics": "shard_level_metrics"}, {}),
-    "EnableEnhancedMonitoring": ("enable_enhanced_monitoring",
-                                 {**_STREAM, "ShardLevelMetrics": "shard_level_metrics"}, {}),
+    "DisableEnhancedMonitoring": (
+        "disable_enhanced_monitoring",
+        {**_STREAM, "ShardLevelMetrics": "shard_level_metrics"},
+        {},
+    ),
+    "EnableEnhancedMonitoring": (
+        "enable_enhanced_monitoring",
+        {**_STREAM, "ShardLevelMetrics": "shard_level_metrics"},
+        {},
+    ),
     "GetRecords": ("get_records", {"ShardIterator": "shard_iterator", "Limit": "limit"}, {"b64_decode": False}),
-    "GetShardIterator": ("get_shard_iterator", {**_STREAM, "ShardId": "shard_id",
-                         "ShardIteratorType": "shard_iterator_type",
-                         "StartingSequenceNumber": "starting_sequence_number", "Timestamp": "timestamp"}, {}),
-    "IncreaseStreamRetentionPeriod": ("increase_stream_retention_period",
-                                      {**_STREAM, "RetentionPeriodHours": "retention_period_hours"}, {}),
-    "ListShards": ("list_shards", {**_STREAM, "NextToken": "next_token",
-                   "ExclusiveStartShardId": "exclusive_start_shard_id", "MaxResults": "max_results",
-                   "StreamCreationTimestamp": "stream_creation_timestamp", "ShardFilter": "shard_filter"}, {}),
-    "ListStreamConsumers": ("list_stream_consumers", {"StreamARN": "stream_arn", "NextToken": "next_token",
-                            "MaxResults": "max_results", "StreamCreationTimestamp": "stream_creation_timestamp"}, {}),
-    "ListStreams": ("list_streams", {"Limit": "limit", "ExclusiveStartStreamName": "exclusive_start_stream_name",
-                                     "NextToken": "next_token"}, {}),
-    "ListTagsForStream": ("list_tags_for_stream", {**_STREAM, "ExclusiveStartTagKey": "exclusive_start_tag_key",
-                                                   "Limit": "limit"}, {}),
-    "MergeShards": ("merge_shards", {**_STREAM, "ShardToMerge": "shard_to_merge",
-                                     "AdjacentShardToMerge": "adjacent_shard_to_merge"}, {}),
-    "PutRecord": ("put_record", {**_STREAM, "Data": "data", "PartitionKey": "partition_key",
-                  "ExplicitHashKey": "explicit_hash_key",
-                  "SequenceNumberForOrdering": "sequence_number_for_ordering"}, {"b64_encode": False}),
+    "GetShardIterator": (
+        "get_shard_iterator",
+        {
+            **_STREAM,
+            "ShardId": "shard_id",
+            "ShardIteratorType": "shard_iterator_type",
+            "StartingSequenceNumber": "starting_sequence_number",
+            "Timestamp": "timestamp",
+        },
+        {},
+    ),
+    "IncreaseStreamRetentionPeriod": (
+        "increase_stream_retention_period",
+        {**_STREAM, "RetentionPeriodHours": "retention_period_hours"},
+        {},
+    ),
+    "ListShards": (
+        "list_shards",
+        {
+            **_STREAM,
+            "NextToken": "next_token",
+            "ExclusiveStartShardId": "exclusive_start_shard_id",
+            "MaxResults": "max_results",
+            "StreamCreationTimestamp": "stream_creation_timestamp",
+            "ShardFilter": "shard_filter",
+        },
+        {},
+    ),
+    "ListStreamConsumers": (
+        "list_stream_consumers",
+        {
+            "StreamARN": "stream_arn",
+            "NextToken": "next_token",
+            "MaxResults": "max_results",
+            "StreamCreationTimestamp": "stream_creation_timestamp",
+        },
+        {},
+    ),
+    "ListStreams": (
+        "list_streams",
+        {"Limit": "limit", "ExclusiveStartStreamName": "exclusive_start_stream_name", "NextToken": "next_token"},
+        {},
+    ),
+    "ListTagsForStream": (
+        "list_tags_for_stream",
+        {**_STREAM, "ExclusiveStartTagKey": "exclusive_start_tag_key", "Limit": "limit"},
+        {},
+    ),
+    "MergeShards": (
+        "merge_shards",
+        {**_STREAM, "ShardToMerge": "shard_to_merge", "AdjacentShardToMerge": "adjacent_shard_to_merge"},
+        {},
+    ),
+    "PutRecord": (
+        "put_record",
+        {
+            **_STREAM,
+            "Data": "data",
+            "PartitionKey": "partition_key",
+            "ExplicitHashKey": "explicit_hash_key",
+            "SequenceNumberForOrdering": "sequence_number_for_ordering",
+        },
+        {"b64_encode": False},
+    ),
     "PutRecords": ("put_records", {**_STREAM, "Records": "records"}, {"b64_encode": False}),
-    "RegisterStreamConsumer": ("register_stream_consumer", {"StreamARN": "stream_arn",
-                                                            "ConsumerName": "consumer_name"}, {}),
+    "RegisterStreamConsumer": (
+        "register_stream_consumer",
+        {"StreamARN": "stream_arn", "ConsumerName": "consumer_name"},
+        {},
+    ),
     "RemoveTagsFromStream": ("remove_tags_from_stream", {**_STREAM, "TagKeys": "tag_keys"}, {}),
-    "SplitShard": ("split_shard", {**_STREAM, "ShardToSplit": "shard_to_split",
-                                   "NewStartingHashKey": "new_starting_hash_key"}, {}),
-    "StartStreamEncryption": ("start_stream_encryption", {**_STREAM, "EncryptionType": "encryption_type",
-                                                          "KeyId": "key_id"}, {}),
-    "StopStreamEncryption": ("stop_stream_encryption", {**_STREAM, "EncryptionType": "encryption_type",
-                                                        "KeyId": "key_id"}, {}),
-    "UpdateShardCount": ("update_shard_count", {**_STREAM, "TargetShardCount": "target_shard_count",
-                                                "ScalingType": "scaling_type"}, {}),
+    "SplitShard": (
+        "split_shard",
+        {**_STREAM, "ShardToSplit": "shard_to_split", "NewStartingHashKey": "new_starting_hash_key"},
+        {},
+    ),
+    "StartStreamEncryption": (
+        "start_stream_encryption",
+        {**_STREAM, "EncryptionType": "encryption_type", "KeyId": "key_id"},
+        {},
+    ),
+    "StopStreamEncryption": (
+        "stop_stream_encryption",
+        {**_STREAM, "EncryptionType": "encryption_type", "KeyId": "key_id"},
+        {},
+    ),
+    "UpdateShardCount": (
+        "update_shard_count",
+        {**_STREAM, "TargetShardCount": "target_shard_count", "ScalingType": "scaling_type"},
+        {},
+    ),
     "UpdateStreamMode": ("update_stream_mode", {"StreamARN": "stream_arn", "StreamModeDetails": "stream_mode"}, {}),
 }
 
@@ -70,8 +156,10 @@ def _request_arguments(action: str, body: Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(action, str):
         raise TypeError(f"action: expected str, got {type(action).__name__}")
     if action not in _ACTIONS:
-        raise ValueError(f"action: {action!r} is not a Kinesis Data Streams action this client knows "
-                         f"(known: {', '.join(sorted(_ACTIONS))})")
+        raise ValueError(
+            f"action: {action!r} is not a Kinesis Data Streams action this client knows "
+            f"(known: {', '.join(sorted(_ACTIONS))})"
+        )
     if isinstance(body, (bytes, bytearray)):
         body = body.decode("utf-8")
     if isinstance(body, str):

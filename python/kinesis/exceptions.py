@@ -94,7 +94,8 @@ class BotoServerError(KinesisError):
         return f"{type(self).__name__}: {self.status} {self.reason}\n{self.body}"
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.status}, {self.reason!r}, error_code={self.error_code!r}, message={self.message!r})"
+        name = type(self).__name__
+        return f"{name}({self.status}, {self.reason!r}, error_code={self.error_code!r}, message={self.message!r})"
 
 
 class JSONResponseError(BotoServerError):
@@ -217,7 +218,9 @@ def _error_type(body: dict) -> Optional[str]:
     return raw.rsplit("#", 1)[-1].split(":", 1)[0]
 
 
-def _server_error(status: int, reason: str, body: Any, request_id: Optional[str], error_type: Optional[str]) -> BotoServerError:
+def _server_error(
+    status: int, reason: str, body: Any, request_id: Optional[str], error_type: Optional[str]
+) -> BotoServerError:
     """Build the exception for an error response; called from the Rust core."""
     if error_type is None and isinstance(body, dict):
         error_type = _error_type(body)
