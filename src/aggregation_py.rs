@@ -25,10 +25,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .qualname()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "object".to_owned())
+    obj.get_type().qualname().map(|n| n.to_string()).unwrap_or_else(|_| "object".to_owned())
 }
 
 /// A record's data as bytes: borrowed from `bytes`, copied from `bytearray`, UTF-8 of a `str`.
@@ -54,10 +51,7 @@ fn extract_data<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Data<'py>>
     } else if let Ok(s) = obj.cast::<PyString>() {
         Ok(Data::Owned(s.to_cow()?.into_owned().into_bytes()))
     } else {
-        Err(PyTypeError::new_err(format!(
-            "{what} must be bytes, bytearray or str, not {}",
-            type_name(obj)
-        )))
+        Err(PyTypeError::new_err(format!("{what} must be bytes, bytearray or str, not {}", type_name(obj))))
     }
 }
 
@@ -75,19 +69,13 @@ fn extract_partition_key<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<
     Ok(key)
 }
 
-fn extract_explicit_hash_key<'a>(
-    obj: Option<&'a Bound<'_, PyAny>>,
-    what: &str,
-) -> PyResult<Option<Cow<'a, str>>> {
+fn extract_explicit_hash_key<'a>(obj: Option<&'a Bound<'_, PyAny>>, what: &str) -> PyResult<Option<Cow<'a, str>>> {
     let Some(obj) = obj.filter(|o| !o.is_none()) else {
         return Ok(None);
     };
-    let s = obj.cast::<PyString>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{what} must be str or None, not {}",
-            type_name(obj)
-        ))
-    })?;
+    let s = obj
+        .cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err(format!("{what} must be str or None, not {}", type_name(obj))))?;
     let key = s.to_cow()?;
     if aggregation::parse_hash_key(&key).is_none() {
         return Err(PyValueError::new_err(format!(
@@ -109,26 +97,18 @@ fn aggregate<'py>(py: Python<'py>, records: &Bound<'py, PyAny>) -> PyResult<Boun
         || records.is_instance_of::<PyByteArray>()
         || records.is_instance_of::<PyDict>()
     {
-        return Err(PyTypeError::new_err(format!(
-            "records must be a list of {SHAPE}, not {}",
-            type_name(records)
-        )));
+        return Err(PyTypeError::new_err(format!("records must be a list of {SHAPE}, not {}", type_name(records))));
     }
-    let iter = records.try_iter().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "records must be a list of {SHAPE}, not {}",
-            type_name(records)
-        ))
-    })?;
+    let iter = records
+        .try_iter()
+        .map_err(|_| PyTypeError::new_err(format!("records must be a list of {SHAPE}, not {}", type_name(records))))?;
     let mut aggregator = Aggregator::new();
     for (i, item) in iter.enumerate() {
         let item = item?;
         let (pk, data, ehk) = if let Ok(d) = item.cast::<PyDict>() {
             let pk = d
                 .get_item(pyo3::intern!(py, "PartitionKey"))?
-                .ok_or_else(|| {
-                    PyValueError::new_err(format!("records[{i}] has no 'PartitionKey'"))
-                })?;
+                .ok_or_else(|| PyValueError::new_err(format!("records[{i}] has no 'PartitionKey'")))?;
             let data = d
                 .get_item(pyo3::intern!(py, "Data"))?
                 .ok_or_else(|| PyValueError::new_err(format!("records[{i}] has no 'Data'")))?;
@@ -141,11 +121,7 @@ fn aggregate<'py>(py: Python<'py>, records: &Bound<'py, PyAny>) -> PyResult<Boun
                     "records[{i}] must have 2 or 3 items (partition_key, data[, explicit_hash_key]), got {n}"
                 )));
             }
-            let ehk = if n == 3 {
-                Some(item.get_item(2)?)
-            } else {
-                None
-            };
+            let ehk = if n == 3 { Some(item.get_item(2)?) } else { None };
             (item.get_item(0)?, item.get_item(1)?, ehk)
         } else {
             return Err(PyTypeError::new_err(format!(
@@ -155,8 +131,7 @@ fn aggregate<'py>(py: Python<'py>, records: &Bound<'py, PyAny>) -> PyResult<Boun
         };
         let pk = extract_partition_key(&pk, &format!("records[{i}] partition key"))?;
         let data = extract_data(&data, &format!("records[{i}] data"))?;
-        let ehk =
-            extract_explicit_hash_key(ehk.as_ref(), &format!("records[{i}] explicit hash key"))?;
+        let ehk = extract_explicit_hash_key(ehk.as_ref(), &format!("records[{i}] explicit hash key"))?;
         aggregator.add(&UserRecord::new(&pk, ehk.as_deref(), data.as_slice()));
     }
     if aggregator.is_empty() {
@@ -178,11 +153,7 @@ fn decode<'a>(py: Python<'_>, bytes: &'a [u8]) -> Option<Deaggregated<'a>> {
 }
 
 /// A dict with `base`'s items (if any) and the sub-record keys, values to be replaced.
-fn template<'py>(
-    py: Python<'py>,
-    base: Option<&Bound<'py, PyDict>>,
-    with_ehk: bool,
-) -> PyResult<Bound<'py, PyDict>> {
+fn template<'py>(py: Python<'py>, base: Option<&Bound<'py, PyDict>>, with_ehk: bool) -> PyResult<Bound<'py, PyDict>> {
     let d = match base {
         Some(base) => base.copy()?,
         None => PyDict::new(py),
@@ -209,16 +180,10 @@ pub fn subrecords_to_py<'py>(
     out: &mut Vec<Bound<'py, PyDict>>,
 ) -> PyResult<()> {
     // Each distinct key becomes one Python str, shared by every record that uses it.
-    let partition_keys: Vec<Bound<'py, PyString>> = decoded
-        .partition_keys
-        .iter()
-        .map(|k| PyString::new(py, k))
-        .collect();
-    let explicit_hash_keys: Vec<Bound<'py, PyString>> = decoded
-        .explicit_hash_keys
-        .iter()
-        .map(|k| PyString::new(py, k))
-        .collect();
+    let partition_keys: Vec<Bound<'py, PyString>> =
+        decoded.partition_keys.iter().map(|k| PyString::new(py, k)).collect();
+    let explicit_hash_keys: Vec<Bound<'py, PyString>> =
+        decoded.explicit_hash_keys.iter().map(|k| PyString::new(py, k)).collect();
     let k_pk = pyo3::intern!(py, "PartitionKey");
     let k_ehk = pyo3::intern!(py, "ExplicitHashKey");
     let k_data = pyo3::intern!(py, "Data");
@@ -226,17 +191,11 @@ pub fn subrecords_to_py<'py>(
     // Copying a dict that already has the keys, then replacing the values, is cheaper than
     // building each dict from empty (no resizing, no hashing of new keys).
     let plain = template(py, base, false)?;
-    let with_ehk = if explicit_hash_keys.is_empty() {
-        None
-    } else {
-        Some(template(py, base, true)?)
-    };
+    let with_ehk = if explicit_hash_keys.is_empty() { None } else { Some(template(py, base, true)?) };
 
     out.reserve(decoded.records.len());
     for (i, record) in decoded.records.iter().enumerate() {
-        let ehk = record
-            .explicit_hash_key_index
-            .and_then(|j| explicit_hash_keys.get(j));
+        let ehk = record.explicit_hash_key_index.and_then(|j| explicit_hash_keys.get(j));
         let d = match (ehk, &with_ehk) {
             (Some(ehk), Some(template)) => {
                 let d = template.copy()?;
@@ -259,10 +218,7 @@ pub fn subrecords_to_py<'py>(
 ///
 /// Unpacks a KPL aggregated record's data; None when it is not one.
 #[pyfunction]
-fn deaggregate<'py>(
-    py: Python<'py>,
-    data: &Bound<'py, PyAny>,
-) -> PyResult<Option<Bound<'py, PyList>>> {
+fn deaggregate<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyList>>> {
     let copied;
     let bytes: &[u8] = if let Ok(b) = data.cast::<PyBytes>() {
         b.as_bytes()
@@ -270,10 +226,7 @@ fn deaggregate<'py>(
         copied = b.to_vec();
         &copied
     } else {
-        return Err(PyTypeError::new_err(format!(
-            "data must be bytes or bytearray, not {}",
-            type_name(data)
-        )));
+        return Err(PyTypeError::new_err(format!("data must be bytes or bytearray, not {}", type_name(data))));
     };
     let Some(decoded) = decode(py, bytes) else {
         return Ok(None);
@@ -287,13 +240,8 @@ fn deaggregate<'py>(
 ///
 /// Expands the aggregated records among GetRecords-style record dicts.
 #[pyfunction]
-fn deaggregate_records<'py>(
-    py: Python<'py>,
-    records: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyList>> {
-    if records.is_instance_of::<PyString>()
-        || records.is_instance_of::<PyBytes>()
-        || records.is_instance_of::<PyDict>()
+fn deaggregate_records<'py>(py: Python<'py>, records: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    if records.is_instance_of::<PyString>() || records.is_instance_of::<PyBytes>() || records.is_instance_of::<PyDict>()
     {
         return Err(PyTypeError::new_err(format!(
             "records must be a list of record dicts, not {}",
@@ -301,22 +249,16 @@ fn deaggregate_records<'py>(
         )));
     }
     let iter = records.try_iter().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "records must be a list of record dicts, not {}",
-            type_name(records)
-        ))
+        PyTypeError::new_err(format!("records must be a list of record dicts, not {}", type_name(records)))
     })?;
     let k_data = pyo3::intern!(py, "Data");
     let mut out: Vec<Bound<'py, PyAny>> = Vec::new();
     let mut subs = Vec::new();
     for (i, item) in iter.enumerate() {
         let item = item?;
-        let record = item.cast::<PyDict>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "records[{i}] must be a dict, not {}",
-                type_name(&item)
-            ))
-        })?;
+        let record = item
+            .cast::<PyDict>()
+            .map_err(|_| PyTypeError::new_err(format!("records[{i}] must be a dict, not {}", type_name(&item))))?;
         let data = record.get_item(k_data)?;
         let decoded = match data.as_ref().map(|d| d.cast::<PyBytes>()) {
             Some(Ok(bytes)) => decode(py, bytes.as_bytes()),
@@ -338,8 +280,7 @@ fn deaggregate_records<'py>(
 /// The 128-bit hash key Kinesis derives from a partition key.
 #[pyfunction]
 fn partition_key_hash(key: &Bound<'_, PyAny>) -> PyResult<u128> {
-    let s = key
-        .cast::<PyString>()
-        .map_err(|_| PyTypeError::new_err(format!("key must be str, not {}", type_name(key))))?;
+    let s =
+        key.cast::<PyString>().map_err(|_| PyTypeError::new_err(format!("key must be str, not {}", type_name(key))))?;
     Ok(aggregation::partition_key_hash(&s.to_cow()?))
 }

@@ -17,9 +17,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 
-use crate::config::{
-    default_host, read_boto_config, ConnectOptions, RequestedOptions, ValidateCerts,
-};
+use crate::config::{default_host, read_boto_config, ConnectOptions, RequestedOptions, ValidateCerts};
 use crate::convert::{Outcome, ToPy};
 use crate::credentials::{resolve, CredentialOptions, CredentialSource};
 use crate::errors::KResult;
@@ -42,26 +40,17 @@ struct ClientCache {
 }
 
 impl Session {
-    fn connect(
-        py: Python<'_>,
-        options: ConnectOptions,
-        credentials: CredentialOptions,
-    ) -> PyResult<Session> {
+    fn connect(py: Python<'_>, options: ConnectOptions, credentials: CredentialOptions) -> PyResult<Session> {
         let boto = read_boto_config();
         let http_client = options.http_client().map_err(|e| e.into_pyerr(py))?;
         let region = options.region.clone();
-        let resolved = block_on(py, async move {
-            resolve(&credentials, &boto, &region, http_client).await
-        })?;
+        let resolved = block_on(py, async move { resolve(&credentials, &boto, &region, http_client).await })?;
         let (source, provider) = resolved.map_err(|e| e.into_pyerr(py))?;
         Ok(Session {
             options,
             source,
             checked_provider: Mutex::new(Some(provider)),
-            clients: Mutex::new(ClientCache {
-                pid: current_pid(),
-                ..ClientCache::default()
-            }),
+            clients: Mutex::new(ClientCache { pid: current_pid(), ..ClientCache::default() }),
         })
     }
 
@@ -73,10 +62,7 @@ impl Session {
             options,
             source: self.source.clone(),
             checked_provider: Mutex::new(None),
-            clients: Mutex::new(ClientCache {
-                pid: current_pid(),
-                ..ClientCache::default()
-            }),
+            clients: Mutex::new(ClientCache { pid: current_pid(), ..ClientCache::default() }),
         }
     }
 
@@ -84,14 +70,8 @@ impl Session {
         let mut cache = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.pid != current_pid() {
             // Forked: the parent's pools belong to runtimes that do not run here.
-            *cache = ClientCache {
-                pid: current_pid(),
-                ..ClientCache::default()
-            };
-            self.checked_provider
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
+            *cache = ClientCache { pid: current_pid(), ..ClientCache::default() };
+            self.checked_provider.lock().unwrap_or_else(PoisonError::into_inner).take();
         }
         let slot = match flavor {
             Flavor::Blocking => &mut cache.blocking,
@@ -109,15 +89,10 @@ impl Session {
         let options = &self.options;
         let http_client = options.http_client()?;
         let checked = match flavor {
-            Flavor::Blocking => self
-                .checked_provider
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
+            Flavor::Blocking => self.checked_provider.lock().unwrap_or_else(PoisonError::into_inner).take(),
             Flavor::Background => None,
         };
-        let provider =
-            checked.unwrap_or_else(|| self.source.provider(&options.region, http_client.clone()));
+        let provider = checked.unwrap_or_else(|| self.source.provider(&options.region, http_client.clone()));
         let retry = if options.num_retries == 0 {
             RetryConfig::disabled()
         } else {
@@ -154,17 +129,12 @@ pub struct Connection {
 
 impl Connection {
     pub fn session(&self) -> Arc<Session> {
-        self.session
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.session.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     fn check_open(&self) -> PyResult<()> {
         if self.closed.load(Ordering::Acquire) {
-            Err(PyValueError::new_err(
-                "this connection is closed; make a new one with kinesis.connect_to_region()",
-            ))
+            Err(PyValueError::new_err("this connection is closed; make a new one with kinesis.connect_to_region()"))
         } else {
             Ok(())
         }
@@ -172,11 +142,7 @@ impl Connection {
 
     /// Run one operation: block on it (sync face) or hand back an awaitable (asyncio face).
     /// `operation` gets an SDK client for the runtime that will drive it.
-    pub fn call<O, Fut>(
-        &self,
-        py: Python<'_>,
-        operation: impl FnOnce(Client) -> Fut,
-    ) -> PyResult<Py<PyAny>>
+    pub fn call<O, Fut>(&self, py: Python<'_>, operation: impl FnOnce(Client) -> Fut) -> PyResult<Py<PyAny>>
     where
         Fut: Future<Output = KResult<O>> + Send + 'static,
         O: ToPy,
@@ -184,15 +150,11 @@ impl Connection {
         self.check_open()?;
         let session = self.session();
         if self.asynchronous {
-            let client = session
-                .client(Flavor::Background)
-                .map_err(|e| e.into_pyerr(py))?;
+            let client = session.client(Flavor::Background).map_err(|e| e.into_pyerr(py))?;
             let fut = operation(client);
             into_awaitable(py, async move { Ok(Outcome(fut.await)) }).map(Bound::unbind)
         } else {
-            let client = session
-                .client(Flavor::Blocking)
-                .map_err(|e| e.into_pyerr(py))?;
+            let client = session.client(Flavor::Blocking).map_err(|e| e.into_pyerr(py))?;
             match block_on(py, operation(client))? {
                 Ok(value) => value.to_py(py),
                 Err(err) => Err(err.into_pyerr(py)),
@@ -214,25 +176,19 @@ impl Connection {
     }
 }
 
-fn optional_string(
-    arg: &'static str,
-    value: Option<&Bound<'_, PyAny>>,
-) -> PyResult<Option<String>> {
+fn optional_string(arg: &'static str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
     match value {
         None => Ok(None),
         Some(v) if v.is_none() => Ok(None),
-        Some(v) => v.extract::<String>().map(Some).map_err(|_| {
-            PyTypeError::new_err(format!("{arg}: expected str or None, got {}", type_name(v)))
-        }),
+        Some(v) => v
+            .extract::<String>()
+            .map(Some)
+            .map_err(|_| PyTypeError::new_err(format!("{arg}: expected str or None, got {}", type_name(v)))),
     }
 }
 
 pub fn type_name(value: &Bound<'_, PyAny>) -> String {
-    value
-        .get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "object".into())
+    value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".into())
 }
 
 #[pymethods]
@@ -285,9 +241,7 @@ impl Connection {
         }
         if let Some(name) = optional_string("provider", provider)? {
             if name != "aws" {
-                return Err(PyValueError::new_err(format!(
-                    "provider: only 'aws' is supported, got {name:?}"
-                )));
+                return Err(PyValueError::new_err(format!("provider: only 'aws' is supported, got {name:?}")));
             }
         }
         let (region_name, region_endpoint) = match region {
@@ -295,15 +249,8 @@ impl Connection {
                 let name = info
                     .getattr("name")
                     .and_then(|n| n.extract::<String>())
-                    .map_err(|_| {
-                        PyTypeError::new_err(
-                            "region: expected a RegionInfo (with .name and .endpoint)",
-                        )
-                    })?;
-                let endpoint = info
-                    .getattr("endpoint")
-                    .ok()
-                    .and_then(|e| e.extract::<String>().ok());
+                    .map_err(|_| PyTypeError::new_err("region: expected a RegionInfo (with .name and .endpoint)"))?;
+                let endpoint = info.getattr("endpoint").ok().and_then(|e| e.extract::<String>().ok());
                 (Some(name), endpoint)
             }
             _ => (None, None),
@@ -313,11 +260,7 @@ impl Connection {
             Some(v) if v.is_none() => None,
             Some(v) => {
                 if let Ok(flag) = v.extract::<bool>() {
-                    Some(if flag {
-                        ValidateCerts::Yes
-                    } else {
-                        ValidateCerts::No
-                    })
+                    Some(if flag { ValidateCerts::Yes } else { ValidateCerts::No })
                 } else if let Ok(path) = v.extract::<std::path::PathBuf>() {
                     Some(ValidateCerts::CaBundle(path))
                 } else {
@@ -367,15 +310,8 @@ impl Connection {
         let boto = read_boto_config();
         let options = requested.settle(&boto).map_err(|e| e.into_pyerr(py))?;
         let session = Session::connect(py, options, credentials)?;
-        let asynchronous = cls
-            .getattr("_asynchronous")
-            .and_then(|v| v.is_truthy())
-            .unwrap_or(false);
-        Ok(Connection {
-            session: RwLock::new(Arc::new(session)),
-            asynchronous,
-            closed: AtomicBool::new(false),
-        })
+        let asynchronous = cls.getattr("_asynchronous").and_then(|v| v.is_truthy()).unwrap_or(false);
+        Ok(Connection { session: RwLock::new(Arc::new(session)), asynchronous, closed: AtomicBool::new(false) })
     }
 
     /// The endpoint's host (and port), as boto 2's `conn.host`.
@@ -397,9 +333,7 @@ impl Connection {
         let kwargs = PyDict::new(py);
         kwargs.set_item("name", &session.options.region)?;
         kwargs.set_item("endpoint", &session.options.host)?;
-        py.import("kinesis.regioninfo")?
-            .getattr("RegionInfo")?
-            .call((), Some(&kwargs))
+        py.import("kinesis.regioninfo")?.getattr("RegionInfo")?.call((), Some(&kwargs))
     }
 
     /// boto 2 scripts set this to sign for an emulator's region; it changes the signing region.
@@ -410,8 +344,7 @@ impl Connection {
 
     #[setter]
     fn set_auth_region_name(&self, region: String) -> PyResult<()> {
-        crate::config::validate_region(&region)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        crate::config::validate_region(&region).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let mut guard = self.session.write().unwrap_or_else(PoisonError::into_inner);
         let next = guard.with_region(region);
         *guard = Arc::new(next);
@@ -429,9 +362,7 @@ impl Connection {
         if service == "kinesis" {
             Ok(())
         } else {
-            Err(PyValueError::new_err(format!(
-                "auth_service_name: only 'kinesis' can be signed for, got {service:?}"
-            )))
+            Err(PyValueError::new_err(format!("auth_service_name: only 'kinesis' can be signed for, got {service:?}")))
         }
     }
 
@@ -460,10 +391,7 @@ impl Connection {
     fn close(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         self.closed.store(true, Ordering::Release);
         let session = self.session();
-        *session
-            .clients
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = ClientCache::default();
+        *session.clients.lock().unwrap_or_else(PoisonError::into_inner) = ClientCache::default();
         self.ready(py, py.None())
     }
 

@@ -83,15 +83,9 @@ pub fn validate_region(region: &str) -> KResult<()> {
     let parts: Vec<&str> = region.split('-').collect();
     let well_formed = region.len() <= 64
         && parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
         && parts[0].bytes().all(|b| b.is_ascii_lowercase())
-        && parts
-            .last()
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
     if well_formed {
         Ok(())
     } else {
@@ -120,22 +114,14 @@ pub fn default_host(region: &str) -> String {
 }
 
 fn validate_endpoint_url(arg: &'static str, url: &str) -> KResult<String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     match rest {
-        Some(rest)
-            if !rest.is_empty()
-                && !rest.starts_with('/')
-                && !rest.contains(char::is_whitespace) =>
-        {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !rest.contains(char::is_whitespace) => {
             Ok(url.trim_end_matches('/').to_string())
         }
         _ => Err(KinesisError::invalid(
             arg,
-            format!(
-                "{url:?} is not an http:// or https:// URL (expected e.g. 'http://127.0.0.1:4567')"
-            ),
+            format!("{url:?} is not an http:// or https:// URL (expected e.g. 'http://127.0.0.1:4567')"),
         )),
     }
 }
@@ -149,10 +135,7 @@ fn positive_seconds(arg: &'static str, value: f64) -> KResult<Duration> {
     if value.is_finite() && value > 0.0 && value <= 86_400.0 {
         Ok(Duration::from_secs_f64(value))
     } else {
-        Err(KinesisError::invalid(
-            arg,
-            format!("must be a number of seconds > 0 and <= 86400, got {value}"),
-        ))
+        Err(KinesisError::invalid(arg, format!("must be a number of seconds > 0 and <= 86400, got {value}")))
     }
 }
 
@@ -160,10 +143,7 @@ fn non_negative_seconds(arg: &'static str, value: f64) -> KResult<Duration> {
     if value.is_finite() && (0.0..=3_600.0).contains(&value) {
         Ok(Duration::from_secs_f64(value))
     } else {
-        Err(KinesisError::invalid(
-            arg,
-            format!("must be a number of seconds >= 0 and <= 3600, got {value}"),
-        ))
+        Err(KinesisError::invalid(arg, format!("must be a number of seconds >= 0 and <= 3600, got {value}")))
     }
 }
 
@@ -229,11 +209,7 @@ impl IniFiles {
     }
 
     pub fn get(&self, section: &str, key: &str) -> Option<&str> {
-        self.sections
-            .get(section)?
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.sections.get(section)?.get(key).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     pub fn has_section(&self, section: &str) -> bool {
@@ -252,9 +228,7 @@ pub fn boto_config_paths() -> Vec<PathBuf> {
         return vec![PathBuf::from(single)];
     }
     if let Some(list) = std::env::var_os("BOTO_PATH") {
-        return std::env::split_paths(&list)
-            .filter(|p| !p.as_os_str().is_empty())
-            .collect();
+        return std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()).collect();
     }
     let mut paths = vec![PathBuf::from("/etc/boto.cfg")];
     if let Some(home) = home_dir() {
@@ -279,18 +253,13 @@ fn ini_bool(value: &str) -> Option<bool> {
 impl RequestedOptions {
     /// Settle the options: keywords first, then the `[Boto]` section, then the environment.
     pub fn settle(mut self, boto: &IniFiles) -> KResult<ConnectOptions> {
-        let region = self
-            .region
-            .take()
-            .unwrap_or_else(|| DEFAULT_REGION.to_string());
+        let region = self.region.take().unwrap_or_else(|| DEFAULT_REGION.to_string());
         validate_region(&region)?;
 
         let from_boto = |key: &str| boto.get("Boto", key).map(str::to_string);
         let is_secure = match self.is_secure {
             Some(v) => v,
-            None => from_boto("is_secure")
-                .and_then(|v| ini_bool(&v))
-                .unwrap_or(true),
+            None => from_boto("is_secure").and_then(|v| ini_bool(&v)).unwrap_or(true),
         };
         let scheme = if is_secure { "https" } else { "http" };
 
@@ -301,16 +270,9 @@ impl RequestedOptions {
                 Some(validate_endpoint_url("host", host)?)
             } else {
                 if host.is_empty() || host.contains(char::is_whitespace) || host.contains('/') {
-                    return Err(KinesisError::invalid(
-                        "host",
-                        format!("{host:?} is not a host name or address"),
-                    ));
+                    return Err(KinesisError::invalid("host", format!("{host:?} is not a host name or address")));
                 }
-                let host = if host.contains(':') && !host.starts_with('[') {
-                    format!("[{host}]")
-                } else {
-                    host.into()
-                };
+                let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.into() };
                 let port = self.port.map(|p| format!(":{p}")).unwrap_or_default();
                 let path = self.path.as_deref().filter(|p| *p != "/").unwrap_or("");
                 Some(format!("{scheme}://{host}{port}{path}"))
@@ -325,24 +287,17 @@ impl RequestedOptions {
         } else {
             None
         };
-        let host = endpoint_url
-            .as_deref()
-            .map_or_else(|| default_host(&region), host_of);
+        let host = endpoint_url.as_deref().map_or_else(|| default_host(&region), host_of);
 
         let validate_certs = match self.validate_certs.take() {
             Some(v) => v,
-            None => match (
-                from_boto("https_validate_certificates"),
-                from_boto("ca_certificates_file"),
-            ) {
+            None => match (from_boto("https_validate_certificates"), from_boto("ca_certificates_file")) {
                 (Some(v), _) if ini_bool(&v) == Some(false) => ValidateCerts::No,
                 (_, Some(path)) => ValidateCerts::CaBundle(PathBuf::from(path)),
                 _ => ValidateCerts::Yes,
             },
         };
-        let uses_tls = endpoint_url
-            .as_deref()
-            .is_none_or(|u| u.starts_with("https://"));
+        let uses_tls = endpoint_url.as_deref().is_none_or(|u| u.starts_with("https://"));
         let extra_ca_pem = match validate_certs {
             ValidateCerts::Yes => None,
             ValidateCerts::No if !uses_tls => None,
@@ -366,19 +321,12 @@ impl RequestedOptions {
                     Some(p) => Some(p),
                     None => match from_boto("proxy_port") {
                         Some(p) => Some(p.parse::<u16>().map_err(|_| {
-                            KinesisError::invalid(
-                                "proxy_port",
-                                format!("{p:?} in the boto config is not a port"),
-                            )
+                            KinesisError::invalid("proxy_port", format!("{p:?} in the boto config is not a port"))
                         })?),
                         None => None,
                     },
                 };
-                let base = if proxy_host.contains("://") {
-                    proxy_host
-                } else {
-                    format!("http://{proxy_host}")
-                };
+                let base = if proxy_host.contains("://") { proxy_host } else { format!("http://{proxy_host}") };
                 let url = match port {
                     Some(p) => format!("{}:{p}", base.trim_end_matches('/')),
                     None => base,
@@ -393,39 +341,26 @@ impl RequestedOptions {
 
         let read_timeout = match self.read_timeout {
             Some(v) => v,
-            None => from_boto("http_socket_timeout")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(DEFAULT_READ_TIMEOUT),
+            None => from_boto("http_socket_timeout").and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_READ_TIMEOUT),
         };
         let num_retries = match self.num_retries {
             Some(v) => v,
-            None => from_boto("num_retries")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(DEFAULT_NUM_RETRIES),
+            None => from_boto("num_retries").and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_NUM_RETRIES),
         };
         if num_retries > 100 {
-            return Err(KinesisError::invalid(
-                "num_retries",
-                format!("must be between 0 and 100, got {num_retries}"),
-            ));
+            return Err(KinesisError::invalid("num_retries", format!("must be between 0 and 100, got {num_retries}")));
         }
         let max_record_size = self.max_record_size.unwrap_or(DEFAULT_MAX_RECORD_SIZE);
         if !(1..=LARGEST_MAX_RECORD_SIZE).contains(&max_record_size) {
             return Err(KinesisError::invalid(
                 "max_record_size",
-                format!(
-                    "must be between 1 and {LARGEST_MAX_RECORD_SIZE} bytes, got {max_record_size}"
-                ),
+                format!("must be between 1 and {LARGEST_MAX_RECORD_SIZE} bytes, got {max_record_size}"),
             ));
         }
-        let retry_base_delay = non_negative_seconds(
-            "retry_base_delay",
-            self.retry_base_delay.unwrap_or(DEFAULT_RETRY_BASE_DELAY),
-        )?;
-        let retry_max_delay = non_negative_seconds(
-            "retry_max_delay",
-            self.retry_max_delay.unwrap_or(DEFAULT_RETRY_MAX_DELAY),
-        )?;
+        let retry_base_delay =
+            non_negative_seconds("retry_base_delay", self.retry_base_delay.unwrap_or(DEFAULT_RETRY_BASE_DELAY))?;
+        let retry_max_delay =
+            non_negative_seconds("retry_max_delay", self.retry_max_delay.unwrap_or(DEFAULT_RETRY_MAX_DELAY))?;
 
         Ok(ConnectOptions {
             region,
@@ -453,9 +388,8 @@ impl ConnectOptions {
         let proxy = match &self.proxy {
             None => ProxyConfig::from_env(),
             Some(settings) => {
-                let mut config = ProxyConfig::all(settings.url.as_str()).map_err(|err| {
-                    KinesisError::invalid("proxy", format!("{:?}: {err}", settings.url))
-                })?;
+                let mut config = ProxyConfig::all(settings.url.as_str())
+                    .map_err(|err| KinesisError::invalid("proxy", format!("{:?}: {err}", settings.url)))?;
                 if let (Some(user), Some(password)) = (&settings.user, &settings.password) {
                     config = config.with_basic_auth(user.as_str(), password.as_str());
                 }
@@ -469,23 +403,17 @@ impl ConnectOptions {
         let tls_context = TlsContext::builder()
             .with_trust_store(trust_store)
             .build()
-            .map_err(|err| {
-                KinesisError::invalid("validate_certs", format!("unusable CA bundle: {err}"))
-            })?;
-        Ok(
-            HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
-                let mut connector = ConnectorBuilder::default()
-                    .tls_provider(tls::Provider::Rustls(
-                        tls::rustls_provider::CryptoMode::AwsLc,
-                    ))
-                    .tls_context(tls_context.clone());
-                connector.set_connector_settings(settings.cloned());
-                if let Some(components) = components {
-                    connector.set_sleep_impl(components.sleep_impl());
-                }
-                connector.set_proxy_config(Some(proxy.clone()));
-                connector.build()
-            }),
-        )
+            .map_err(|err| KinesisError::invalid("validate_certs", format!("unusable CA bundle: {err}")))?;
+        Ok(HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
+            let mut connector = ConnectorBuilder::default()
+                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+                .tls_context(tls_context.clone());
+            connector.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                connector.set_sleep_impl(components.sleep_impl());
+            }
+            connector.set_proxy_config(Some(proxy.clone()));
+            connector.build()
+        }))
     }
 }

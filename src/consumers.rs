@@ -40,11 +40,7 @@ impl ConsumerRef {
                 ))
             }
         }
-        Ok(ConsumerRef {
-            stream_arn,
-            consumer_name,
-            consumer_arn,
-        })
+        Ok(ConsumerRef { stream_arn, consumer_name, consumer_arn })
     }
 }
 
@@ -53,12 +49,7 @@ pub async fn register(
     stream_arn: String,
     consumer_name: String,
 ) -> KResult<RegisterStreamConsumerOutput> {
-    Ok(client
-        .register_stream_consumer()
-        .stream_arn(stream_arn)
-        .consumer_name(consumer_name)
-        .send()
-        .await?)
+    Ok(client.register_stream_consumer().stream_arn(stream_arn).consumer_name(consumer_name).send().await?)
 }
 
 impl ToPy for RegisterStreamConsumerOutput {
@@ -82,10 +73,7 @@ pub async fn deregister(client: Client, target: ConsumerRef) -> KResult<()> {
     Ok(())
 }
 
-pub async fn describe(
-    client: Client,
-    target: ConsumerRef,
-) -> KResult<DescribeStreamConsumerOutput> {
+pub async fn describe(client: Client, target: ConsumerRef) -> KResult<DescribeStreamConsumerOutput> {
     Ok(client
         .describe_stream_consumer()
         .set_stream_arn(target.stream_arn)
@@ -99,11 +87,7 @@ impl ToPy for DescribeStreamConsumerOutput {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let d = PyDict::new(py);
         if let Some(description) = &self.consumer_description {
-            set!(
-                d,
-                "ConsumerDescription",
-                convert::consumer_description(py, description)?
-            );
+            set!(d, "ConsumerDescription", convert::consumer_description(py, description)?);
         }
         Ok(d.into_any().unbind())
     }
@@ -129,11 +113,7 @@ pub async fn list(
 impl ToPy for ListStreamConsumersOutput {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let d = PyDict::new(py);
-        set!(
-            d,
-            "Consumers",
-            convert::consumers_list(py, self.consumers.as_deref().unwrap_or_default())?
-        );
+        set!(d, "Consumers", convert::consumers_list(py, self.consumers.as_deref().unwrap_or_default())?);
         set_opt!(d, "NextToken", &self.next_token);
         Ok(d.into_any().unbind())
     }
@@ -151,9 +131,7 @@ impl Connection {
         let consumer_name: String = crate::validate::text("consumer_name", consumer_name)?;
         validate::arn("stream_arn", &stream_arn)?;
         validate::resource_name("consumer_name", &consumer_name)?;
-        self.call(py, move |client| {
-            register(client, stream_arn, consumer_name)
-        })
+        self.call(py, move |client| register(client, stream_arn, consumer_name))
     }
 
     #[pyo3(signature = (stream_arn=None, consumer_name=None, consumer_arn=None))]
@@ -165,8 +143,7 @@ impl Connection {
         consumer_arn: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let stream_arn: Option<String> = crate::validate::opt_text("stream_arn", stream_arn)?;
-        let consumer_name: Option<String> =
-            crate::validate::opt_text("consumer_name", consumer_name)?;
+        let consumer_name: Option<String> = crate::validate::opt_text("consumer_name", consumer_name)?;
         let consumer_arn: Option<String> = crate::validate::opt_text("consumer_arn", consumer_arn)?;
         let target = ConsumerRef::checked(stream_arn, consumer_name, consumer_arn)?;
         self.call(py, move |client| deregister(client, target))
@@ -181,8 +158,7 @@ impl Connection {
         consumer_arn: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let stream_arn: Option<String> = crate::validate::opt_text("stream_arn", stream_arn)?;
-        let consumer_name: Option<String> =
-            crate::validate::opt_text("consumer_name", consumer_name)?;
+        let consumer_name: Option<String> = crate::validate::opt_text("consumer_name", consumer_name)?;
         let consumer_arn: Option<String> = crate::validate::opt_text("consumer_arn", consumer_arn)?;
         let target = ConsumerRef::checked(stream_arn, consumer_name, consumer_arn)?;
         self.call(py, move |client| describe(client, target))
@@ -206,8 +182,6 @@ impl Connection {
             .filter(|t| !t.is_none())
             .map(|t| validate::timestamp("stream_creation_timestamp", t))
             .transpose()?;
-        self.call(py, move |client| {
-            list(client, stream_arn, next_token, max_results, created)
-        })
+        self.call(py, move |client| list(client, stream_arn, next_token, max_results, created))
     }
 }

@@ -3,9 +3,9 @@
 //! Conversion runs once the network work is over, with the GIL held.
 
 use aws_sdk_kinesis::types::{
-    ChildShard, Consumer, ConsumerDescription, EnhancedMetrics, HashKeyRange, MetricsName,
-    PutRecordsResultEntry, Record, SequenceNumberRange, Shard, StreamDescription,
-    StreamDescriptionSummary, StreamModeDetails, StreamSummary, Tag,
+    ChildShard, Consumer, ConsumerDescription, EnhancedMetrics, HashKeyRange, MetricsName, PutRecordsResultEntry,
+    Record, SequenceNumberRange, Shard, StreamDescription, StreamDescriptionSummary, StreamModeDetails, StreamSummary,
+    Tag,
 };
 use aws_smithy_types::DateTime;
 use base64::Engine;
@@ -77,11 +77,7 @@ pub fn json_to_py(py: Python<'_>, value: &serde_json::Value) -> PyResult<Py<PyAn
             } else if let Some(u) = n.as_u64() {
                 u.into_pyobject(py)?.into_any().unbind()
             } else {
-                n.as_f64()
-                    .unwrap_or(f64::NAN)
-                    .into_pyobject(py)?
-                    .into_any()
-                    .unbind()
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any().unbind()
             }
         }
         Value::String(s) => PyString::new(py, s).into_any().unbind(),
@@ -121,10 +117,7 @@ fn hash_key_range<'py>(py: Python<'py>, range: &HashKeyRange) -> PyResult<Bound<
     Ok(d)
 }
 
-fn sequence_number_range<'py>(
-    py: Python<'py>,
-    range: &SequenceNumberRange,
-) -> PyResult<Bound<'py, PyDict>> {
+fn sequence_number_range<'py>(py: Python<'py>, range: &SequenceNumberRange) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     set!(d, "StartingSequenceNumber", &range.starting_sequence_number);
     set_opt!(d, "EndingSequenceNumber", &range.ending_sequence_number);
@@ -159,10 +152,7 @@ fn metric_names<'py>(py: Python<'py>, names: &[MetricsName]) -> PyResult<Bound<'
     PyList::new(py, names.iter().map(MetricsName::as_str))
 }
 
-fn enhanced_monitoring<'py>(
-    py: Python<'py>,
-    metrics: &[EnhancedMetrics],
-) -> PyResult<Bound<'py, PyList>> {
+fn enhanced_monitoring<'py>(py: Python<'py>, metrics: &[EnhancedMetrics]) -> PyResult<Bound<'py, PyList>> {
     list_of(py, metrics, |py, m| {
         let d = PyDict::new(py);
         if let Some(names) = &m.shard_level_metrics {
@@ -172,19 +162,13 @@ fn enhanced_monitoring<'py>(
     })
 }
 
-fn stream_mode_details<'py>(
-    py: Python<'py>,
-    details: &StreamModeDetails,
-) -> PyResult<Bound<'py, PyDict>> {
+fn stream_mode_details<'py>(py: Python<'py>, details: &StreamModeDetails) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     set!(d, "StreamMode", details.stream_mode.as_str());
     Ok(d)
 }
 
-pub fn stream_description<'py>(
-    py: Python<'py>,
-    s: &StreamDescription,
-) -> PyResult<Bound<'py, PyDict>> {
+pub fn stream_description<'py>(py: Python<'py>, s: &StreamDescription) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     set!(d, "StreamName", &s.stream_name);
     set!(d, "StreamARN", &s.stream_arn);
@@ -195,29 +179,14 @@ pub fn stream_description<'py>(
     set!(d, "Shards", list_of(py, &s.shards, shard)?);
     set!(d, "HasMoreShards", s.has_more_shards);
     set!(d, "RetentionPeriodHours", s.retention_period_hours);
-    set!(
-        d,
-        "StreamCreationTimestamp",
-        epoch_seconds(&s.stream_creation_timestamp)
-    );
-    set!(
-        d,
-        "EnhancedMonitoring",
-        enhanced_monitoring(py, &s.enhanced_monitoring)?
-    );
-    set_opt!(
-        d,
-        "EncryptionType",
-        s.encryption_type.as_ref().map(|e| e.as_str())
-    );
+    set!(d, "StreamCreationTimestamp", epoch_seconds(&s.stream_creation_timestamp));
+    set!(d, "EnhancedMonitoring", enhanced_monitoring(py, &s.enhanced_monitoring)?);
+    set_opt!(d, "EncryptionType", s.encryption_type.as_ref().map(|e| e.as_str()));
     set_opt!(d, "KeyId", &s.key_id);
     Ok(d)
 }
 
-pub fn stream_description_summary<'py>(
-    py: Python<'py>,
-    s: &StreamDescriptionSummary,
-) -> PyResult<Bound<'py, PyDict>> {
+pub fn stream_description_summary<'py>(py: Python<'py>, s: &StreamDescriptionSummary) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     set!(d, "StreamName", &s.stream_name);
     set!(d, "StreamARN", &s.stream_arn);
@@ -227,21 +196,9 @@ pub fn stream_description_summary<'py>(
         set!(d, "StreamModeDetails", stream_mode_details(py, mode)?);
     }
     set!(d, "RetentionPeriodHours", s.retention_period_hours);
-    set!(
-        d,
-        "StreamCreationTimestamp",
-        epoch_seconds(&s.stream_creation_timestamp)
-    );
-    set!(
-        d,
-        "EnhancedMonitoring",
-        enhanced_monitoring(py, &s.enhanced_monitoring)?
-    );
-    set_opt!(
-        d,
-        "EncryptionType",
-        s.encryption_type.as_ref().map(|e| e.as_str())
-    );
+    set!(d, "StreamCreationTimestamp", epoch_seconds(&s.stream_creation_timestamp));
+    set!(d, "EnhancedMonitoring", enhanced_monitoring(py, &s.enhanced_monitoring)?);
+    set_opt!(d, "EncryptionType", s.encryption_type.as_ref().map(|e| e.as_str()));
     set_opt!(d, "KeyId", &s.key_id);
     set!(d, "OpenShardCount", s.open_shard_count);
     set_opt!(d, "ConsumerCount", s.consumer_count);
@@ -263,11 +220,7 @@ pub fn stream_summary<'py>(py: Python<'py>, s: &StreamSummary) -> PyResult<Bound
     if let Some(mode) = &s.stream_mode_details {
         set!(d, "StreamModeDetails", stream_mode_details(py, mode)?);
     }
-    set_opt!(
-        d,
-        "StreamCreationTimestamp",
-        s.stream_creation_timestamp.as_ref().map(epoch_seconds)
-    );
+    set_opt!(d, "StreamCreationTimestamp", s.stream_creation_timestamp.as_ref().map(epoch_seconds));
     Ok(d.into_any())
 }
 
@@ -283,35 +236,21 @@ pub fn consumer<'py>(py: Python<'py>, c: &Consumer) -> PyResult<Bound<'py, PyAny
     set!(d, "ConsumerName", &c.consumer_name);
     set!(d, "ConsumerARN", &c.consumer_arn);
     set!(d, "ConsumerStatus", c.consumer_status.as_str());
-    set!(
-        d,
-        "ConsumerCreationTimestamp",
-        epoch_seconds(&c.consumer_creation_timestamp)
-    );
+    set!(d, "ConsumerCreationTimestamp", epoch_seconds(&c.consumer_creation_timestamp));
     Ok(d.into_any())
 }
 
-pub fn consumer_description<'py>(
-    py: Python<'py>,
-    c: &ConsumerDescription,
-) -> PyResult<Bound<'py, PyDict>> {
+pub fn consumer_description<'py>(py: Python<'py>, c: &ConsumerDescription) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     set!(d, "ConsumerName", &c.consumer_name);
     set!(d, "ConsumerARN", &c.consumer_arn);
     set!(d, "ConsumerStatus", c.consumer_status.as_str());
-    set!(
-        d,
-        "ConsumerCreationTimestamp",
-        epoch_seconds(&c.consumer_creation_timestamp)
-    );
+    set!(d, "ConsumerCreationTimestamp", epoch_seconds(&c.consumer_creation_timestamp));
     set!(d, "StreamARN", &c.stream_arn);
     Ok(d)
 }
 
-pub fn put_records_entry<'py>(
-    py: Python<'py>,
-    e: &PutRecordsResultEntry,
-) -> PyResult<Bound<'py, PyAny>> {
+pub fn put_records_entry<'py>(py: Python<'py>, e: &PutRecordsResultEntry) -> PyResult<Bound<'py, PyAny>> {
     let d = PyDict::new(py);
     set_opt!(d, "SequenceNumber", &e.sequence_number);
     set_opt!(d, "ShardId", &e.shard_id);
@@ -338,27 +277,17 @@ pub fn payload<'py>(py: Python<'py>, data: &[u8], format: DataFormat) -> Bound<'
             Err(_) => PyBytes::new(py, data).into_any(),
         },
         DataFormat::Bytes => PyBytes::new(py, data).into_any(),
-        DataFormat::Base64 => {
-            PyString::new(py, &base64::engine::general_purpose::STANDARD.encode(data)).into_any()
-        }
+        DataFormat::Base64 => PyString::new(py, &base64::engine::general_purpose::STANDARD.encode(data)).into_any(),
     }
 }
 
 pub fn record<'py>(py: Python<'py>, r: &Record, format: DataFormat) -> PyResult<Bound<'py, PyAny>> {
     let d = PyDict::new(py);
     set!(d, "SequenceNumber", &r.sequence_number);
-    set_opt!(
-        d,
-        "ApproximateArrivalTimestamp",
-        r.approximate_arrival_timestamp.as_ref().map(epoch_seconds)
-    );
+    set_opt!(d, "ApproximateArrivalTimestamp", r.approximate_arrival_timestamp.as_ref().map(epoch_seconds));
     set!(d, "Data", payload(py, r.data.as_ref(), format));
     set_opt!(d, "PartitionKey", &r.partition_key);
-    set_opt!(
-        d,
-        "EncryptionType",
-        r.encryption_type.as_ref().map(|e| e.as_str())
-    );
+    set_opt!(d, "EncryptionType", r.encryption_type.as_ref().map(|e| e.as_str()));
     Ok(d.into_any())
 }
 
@@ -366,18 +295,11 @@ pub fn shards_list<'py>(py: Python<'py>, shards: &[Shard]) -> PyResult<Bound<'py
     list_of(py, shards, shard)
 }
 
-pub fn child_shards_list<'py>(
-    py: Python<'py>,
-    children: &[ChildShard],
-) -> PyResult<Bound<'py, PyList>> {
+pub fn child_shards_list<'py>(py: Python<'py>, children: &[ChildShard]) -> PyResult<Bound<'py, PyList>> {
     list_of(py, children, child_shard)
 }
 
-pub fn records_list<'py>(
-    py: Python<'py>,
-    records: &[Record],
-    format: DataFormat,
-) -> PyResult<Bound<'py, PyList>> {
+pub fn records_list<'py>(py: Python<'py>, records: &[Record], format: DataFormat) -> PyResult<Bound<'py, PyList>> {
     list_of(py, records, |py, r| record(py, r, format))
 }
 
@@ -385,24 +307,15 @@ pub fn tags_list<'py>(py: Python<'py>, tags: &[Tag]) -> PyResult<Bound<'py, PyLi
     list_of(py, tags, tag)
 }
 
-pub fn consumers_list<'py>(
-    py: Python<'py>,
-    consumers: &[Consumer],
-) -> PyResult<Bound<'py, PyList>> {
+pub fn consumers_list<'py>(py: Python<'py>, consumers: &[Consumer]) -> PyResult<Bound<'py, PyList>> {
     list_of(py, consumers, consumer)
 }
 
-pub fn stream_summaries_list<'py>(
-    py: Python<'py>,
-    summaries: &[StreamSummary],
-) -> PyResult<Bound<'py, PyList>> {
+pub fn stream_summaries_list<'py>(py: Python<'py>, summaries: &[StreamSummary]) -> PyResult<Bound<'py, PyList>> {
     list_of(py, summaries, stream_summary)
 }
 
-pub fn put_records_entries<'py>(
-    py: Python<'py>,
-    entries: &[PutRecordsResultEntry],
-) -> PyResult<Bound<'py, PyList>> {
+pub fn put_records_entries<'py>(py: Python<'py>, entries: &[PutRecordsResultEntry]) -> PyResult<Bound<'py, PyList>> {
     list_of(py, entries, put_records_entry)
 }
 

@@ -39,22 +39,15 @@ pub struct CredentialOptions {
 impl std::fmt::Debug for CredentialOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print secrets, not even in debug output.
-        f.debug_struct("CredentialOptions")
-            .field("profile_name", &self.profile_name)
-            .finish_non_exhaustive()
+        f.debug_struct("CredentialOptions").field("profile_name", &self.profile_name).finish_non_exhaustive()
     }
 }
 
 /// How to get credentials; cheap to rebuild a provider from.
 #[derive(Clone, Debug)]
 pub enum CredentialSource {
-    Static {
-        credentials: Credentials,
-        origin: String,
-    },
-    AwsProfile {
-        name: String,
-    },
+    Static { credentials: Credentials, origin: String },
+    AwsProfile { name: String },
     WebIdentity,
     Container,
     InstanceMetadata,
@@ -68,27 +61,19 @@ impl CredentialSource {
             CredentialSource::AwsProfile { name } => {
                 format!("profile {name:?} in the AWS config files")
             }
-            CredentialSource::WebIdentity => {
-                "web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)".into()
-            }
+            CredentialSource::WebIdentity => "web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)".into(),
             CredentialSource::Container => "container credentials endpoint".into(),
             CredentialSource::InstanceMetadata => "EC2 instance metadata".into(),
         }
     }
 
     /// A provider for this source whose HTTP traffic, if any, uses `http_client`.
-    pub fn provider(
-        &self,
-        region: &str,
-        http_client: SharedHttpClient,
-    ) -> SharedCredentialsProvider {
+    pub fn provider(&self, region: &str, http_client: SharedHttpClient) -> SharedCredentialsProvider {
         let config = ProviderConfig::without_region()
             .with_region(Some(Region::new(region.to_string())))
             .with_http_client(http_client);
         match self {
-            CredentialSource::Static { credentials, .. } => {
-                SharedCredentialsProvider::new(credentials.clone())
-            }
+            CredentialSource::Static { credentials, .. } => SharedCredentialsProvider::new(credentials.clone()),
             CredentialSource::AwsProfile { name } => SharedCredentialsProvider::new(
                 aws_config::profile::ProfileFileCredentialsProvider::builder()
                     .configure(&config)
@@ -101,9 +86,7 @@ impl CredentialSource {
                     .build(),
             ),
             CredentialSource::Container => SharedCredentialsProvider::new(
-                aws_config::ecs::EcsCredentialsProvider::builder()
-                    .configure(&config)
-                    .build(),
+                aws_config::ecs::EcsCredentialsProvider::builder().configure(&config).build(),
             ),
             CredentialSource::InstanceMetadata => SharedCredentialsProvider::new(
                 aws_config::imds::credentials::ImdsCredentialsProvider::builder()
@@ -141,14 +124,8 @@ fn static_pair(
             origin,
         })),
         (None, None) => Ok(None),
-        (Some(_), None) => Err(KinesisError::invalid(
-            names.1,
-            format!("{} was given without {}", names.0, names.1),
-        )),
-        (None, Some(_)) => Err(KinesisError::invalid(
-            names.0,
-            format!("{} was given without {}", names.1, names.0),
-        )),
+        (Some(_), None) => Err(KinesisError::invalid(names.1, format!("{} was given without {}", names.0, names.1))),
+        (None, Some(_)) => Err(KinesisError::invalid(names.0, format!("{} was given without {}", names.1, names.0))),
     }
 }
 
@@ -157,9 +134,7 @@ fn aws_shared_files() -> (PathBuf, PathBuf) {
     let credentials = env_nonempty("AWS_SHARED_CREDENTIALS_FILE")
         .map(PathBuf::from)
         .unwrap_or_else(|| home.join(".aws").join("credentials"));
-    let config = env_nonempty("AWS_CONFIG_FILE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home.join(".aws").join("config"));
+    let config = env_nonempty("AWS_CONFIG_FILE").map(PathBuf::from).unwrap_or_else(|| home.join(".aws").join("config"));
     (credentials, config)
 }
 
@@ -173,11 +148,7 @@ fn aws_profile_exists(name: &str) -> bool {
         || (name == "default" && config.has_section("default"))
 }
 
-fn boto_section_pair(
-    boto: &IniFiles,
-    section: &str,
-    origin: String,
-) -> KResult<Option<CredentialSource>> {
+fn boto_section_pair(boto: &IniFiles, section: &str, origin: String) -> KResult<Option<CredentialSource>> {
     let get = |key: &str| boto.get(section, key).map(str::to_string);
     static_pair(
         get("aws_access_key_id"),
@@ -192,11 +163,7 @@ fn boto_files_text(boto: &IniFiles) -> String {
     if boto.files_read.is_empty() {
         "no boto config file found (BOTO_CONFIG, BOTO_PATH, /etc/boto.cfg, ~/.boto, ./.boto)".into()
     } else {
-        boto.files_read
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        boto.files_read.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -247,20 +214,13 @@ async fn choose(options: &CredentialOptions, boto: &IniFiles) -> KResult<Option<
     if let Some(source) = env_pair {
         return Ok(Some(source));
     }
-    let named_profile = options
-        .profile_name
-        .clone()
-        .or_else(|| env_nonempty("AWS_PROFILE"));
+    let named_profile = options.profile_name.clone().or_else(|| env_nonempty("AWS_PROFILE"));
     if let Some(name) = named_profile {
         if aws_profile_exists(&name) {
             return Ok(Some(CredentialSource::AwsProfile { name }));
         }
         let section = format!("profile {name}");
-        if let Some(source) = boto_section_pair(
-            boto,
-            &section,
-            format!("[{section}] in {}", boto_files_text(boto)),
-        )? {
+        if let Some(source) = boto_section_pair(boto, &section, format!("[{section}] in {}", boto_files_text(boto)))? {
             return Ok(Some(source));
         }
         let (credentials_path, config_path) = aws_shared_files();
@@ -272,22 +232,14 @@ async fn choose(options: &CredentialOptions, boto: &IniFiles) -> KResult<Option<
         )));
     }
     if aws_profile_exists("default") {
-        return Ok(Some(CredentialSource::AwsProfile {
-            name: "default".into(),
-        }));
+        return Ok(Some(CredentialSource::AwsProfile { name: "default".into() }));
     }
-    boto_section_pair(
-        boto,
-        "Credentials",
-        format!("[Credentials] in {}", boto_files_text(boto)),
-    )
+    boto_section_pair(boto, "Credentials", format!("[Credentials] in {}", boto_files_text(boto)))
 }
 
 /// Web identity, container, then instance metadata: the parts of the AWS chain boto 2 lacked.
 async fn modern_chain(region: &str, http_client: SharedHttpClient) -> Option<CredentialSource> {
-    if env_nonempty("AWS_WEB_IDENTITY_TOKEN_FILE").is_some()
-        && env_nonempty("AWS_ROLE_ARN").is_some()
-    {
+    if env_nonempty("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() && env_nonempty("AWS_ROLE_ARN").is_some() {
         return Some(CredentialSource::WebIdentity);
     }
     if env_nonempty("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
@@ -299,11 +251,7 @@ async fn modern_chain(region: &str, http_client: SharedHttpClient) -> Option<Cre
         return None;
     }
     let probe = CredentialSource::InstanceMetadata.provider(region, http_client);
-    probe
-        .provide_credentials()
-        .await
-        .ok()
-        .map(|_| CredentialSource::InstanceMetadata)
+    probe.provide_credentials().await.ok().map(|_| CredentialSource::InstanceMetadata)
 }
 
 fn imds_disabled() -> bool {

@@ -19,22 +19,13 @@ pub enum KinesisError {
     /// An argument has the wrong value; `arg` names it.
     InvalidArgument { arg: &'static str, message: String },
     /// The service answered with an error status.
-    Service {
-        status: u16,
-        body: Vec<u8>,
-        request_id: Option<String>,
-        error_type: Option<String>,
-    },
+    Service { status: u16, body: Vec<u8>, request_id: Option<String>, error_type: Option<String> },
     /// No answer in time.
     Timeout(String),
     /// No answer at all: refused, reset, DNS failure.
     Connection(String),
     /// An answer that could not be understood.
-    Response {
-        message: String,
-        status: Option<u16>,
-        body: Option<String>,
-    },
+    Response { message: String, status: Option<u16>, body: Option<String> },
     /// No credentials found.
     NoCredentials(String),
     /// A Python exception raised while waiting (KeyboardInterrupt from a signal handler).
@@ -47,38 +38,26 @@ pub type KResult<T> = Result<T, KinesisError>;
 
 impl KinesisError {
     pub fn invalid(arg: &'static str, message: impl Into<String>) -> Self {
-        KinesisError::InvalidArgument {
-            arg,
-            message: message.into(),
-        }
+        KinesisError::InvalidArgument { arg, message: message.into() }
     }
 
     /// Turn into the matching Python exception; needs the GIL.
     pub fn into_pyerr(self, py: Python<'_>) -> PyErr {
         match self {
-            KinesisError::InvalidArgument { arg, message } => {
-                PyValueError::new_err(format!("{arg}: {message}"))
-            }
+            KinesisError::InvalidArgument { arg, message } => PyValueError::new_err(format!("{arg}: {message}")),
             KinesisError::Python(err) => err,
-            KinesisError::Service {
-                status,
-                body,
-                request_id,
-                error_type,
-            } => service_error(py, status, &body, request_id, error_type).unwrap_or_else(|err| err),
+            KinesisError::Service { status, body, request_id, error_type } => {
+                service_error(py, status, &body, request_id, error_type).unwrap_or_else(|err| err)
+            }
             KinesisError::Timeout(message) => simple_error(py, "TimeoutError", (message,)),
             KinesisError::Connection(message) => simple_error(py, "ConnectionError", (message,)),
-            KinesisError::NoCredentials(message) => {
-                simple_error(py, "NoCredentialsError", (message,))
+            KinesisError::NoCredentials(message) => simple_error(py, "NoCredentialsError", (message,)),
+            KinesisError::Response { message, status, body } => {
+                simple_error(py, "ResponseError", (message, status, body))
             }
-            KinesisError::Response {
-                message,
-                status,
-                body,
-            } => simple_error(py, "ResponseError", (message, status, body)),
-            KinesisError::Internal(message) => PyRuntimeError::new_err(format!(
-                "kinesis internal error (please report it): {message}"
-            )),
+            KinesisError::Internal(message) => {
+                PyRuntimeError::new_err(format!("kinesis internal error (please report it): {message}"))
+            }
         }
     }
 }
@@ -95,14 +74,8 @@ impl fmt::Display for KinesisError {
             KinesisError::InvalidArgument { arg, message } => {
                 write!(f, "{arg}: {message}")
             }
-            KinesisError::Service {
-                status, error_type, ..
-            } => {
-                write!(
-                    f,
-                    "HTTP {status} {}",
-                    error_type.as_deref().unwrap_or("error")
-                )
+            KinesisError::Service { status, error_type, .. } => {
+                write!(f, "HTTP {status} {}", error_type.as_deref().unwrap_or("error"))
             }
             KinesisError::Timeout(m)
             | KinesisError::Connection(m)
@@ -116,18 +89,14 @@ impl fmt::Display for KinesisError {
 
 fn exceptions_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-    MODULE
-        .get_or_try_init(py, || py.import("kinesis.exceptions").map(Bound::unbind))
-        .map(|module| module.bind(py))
+    MODULE.get_or_try_init(py, || py.import("kinesis.exceptions").map(Bound::unbind)).map(|module| module.bind(py))
 }
 
 fn simple_error<'py, A>(py: Python<'py>, class_name: &str, args: A) -> PyErr
 where
     A: pyo3::call::PyCallArgs<'py>,
 {
-    let built = exceptions_module(py)
-        .and_then(|module| module.getattr(class_name))
-        .and_then(|class| class.call1(args));
+    let built = exceptions_module(py).and_then(|module| module.getattr(class_name)).and_then(|class| class.call1(args));
     match built {
         Ok(instance) => PyErr::from_value(instance),
         Err(err) => err,
@@ -143,11 +112,7 @@ fn service_error(
 ) -> PyResult<PyErr> {
     let body_obj: Py<PyAny> = match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(value) => json_to_py(py, &value)?,
-        Err(_) => String::from_utf8_lossy(body)
-            .into_owned()
-            .into_pyobject(py)?
-            .into_any()
-            .unbind(),
+        Err(_) => String::from_utf8_lossy(body).into_owned().into_pyobject(py)?.into_any().unbind(),
     };
     let reason = http_reason(status);
     let factory = exceptions_module(py)?.getattr("_server_error")?;
@@ -192,11 +157,7 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 /// `:url` suffix (both forms appear in awsJson error responses).
 fn bare_error_type(raw: &str) -> String {
     let after_hash = raw.rsplit('#').next().unwrap_or(raw);
-    after_hash
-        .split(':')
-        .next()
-        .unwrap_or(after_hash)
-        .to_string()
+    after_hash.split(':').next().unwrap_or(after_hash).to_string()
 }
 
 impl<E> From<SdkError<E, HttpResponse>> for KinesisError
@@ -206,9 +167,7 @@ where
     fn from(err: SdkError<E, HttpResponse>) -> Self {
         // These two variants only say what went wrong through the error chain.
         let chain = match &err {
-            SdkError::ResponseError(_) | SdkError::ConstructionFailure(_) => {
-                DisplayErrorContext(&err).to_string()
-            }
+            SdkError::ResponseError(_) | SdkError::ConstructionFailure(_) => DisplayErrorContext(&err).to_string(),
             _ => String::new(),
         };
         match err {
@@ -228,7 +187,8 @@ where
                 "the request timed out (no answer within read_timeout / connect_timeout on the last attempt)".into(),
             ),
             SdkError::DispatchFailure(failure) => {
-                let detail = failure.as_connector_error().map(|err| error_chain(err)).unwrap_or_else(|| format!("{failure:?}"));
+                let detail =
+                    failure.as_connector_error().map(|err| error_chain(err)).unwrap_or_else(|| format!("{failure:?}"));
                 if failure.is_timeout() {
                     KinesisError::Timeout(format!("the request timed out: {detail}"))
                 } else if failure.is_io() || failure.is_other() || failure.is_user() {

@@ -21,13 +21,8 @@ pub const MAX_PUT_RECORDS_ENTRIES: usize = 500;
 pub const MAX_PUT_RECORDS_BYTES: usize = 10 * 1024 * 1024;
 pub const MAX_GET_RECORDS_LIMIT: i64 = 10_000;
 
-const ITERATOR_TYPES: &[&str] = &[
-    "AT_SEQUENCE_NUMBER",
-    "AFTER_SEQUENCE_NUMBER",
-    "TRIM_HORIZON",
-    "LATEST",
-    "AT_TIMESTAMP",
-];
+const ITERATOR_TYPES: &[&str] =
+    &["AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"];
 
 pub struct ShardIteratorRequest {
     pub stream: StreamRef,
@@ -37,10 +32,7 @@ pub struct ShardIteratorRequest {
     pub timestamp: Option<DateTime>,
 }
 
-pub async fn get_shard_iterator(
-    client: Client,
-    req: ShardIteratorRequest,
-) -> KResult<GetShardIteratorOutput> {
+pub async fn get_shard_iterator(client: Client, req: ShardIteratorRequest) -> KResult<GetShardIteratorOutput> {
     let (name, arn) = req.stream.split();
     Ok(client
         .get_shard_iterator()
@@ -73,12 +65,7 @@ pub async fn get_records(
     limit: Option<i32>,
     format: DataFormat,
 ) -> KResult<RecordsPage> {
-    let output = client
-        .get_records()
-        .shard_iterator(shard_iterator)
-        .set_limit(limit)
-        .send()
-        .await?;
+    let output = client.get_records().shard_iterator(shard_iterator).set_limit(limit).send().await?;
     Ok(RecordsPage { output, format })
 }
 
@@ -86,11 +73,7 @@ impl ToPy for RecordsPage {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let out = &self.output;
         let d = PyDict::new(py);
-        set!(
-            d,
-            "Records",
-            convert::records_list(py, &out.records, self.format)?
-        );
+        set!(d, "Records", convert::records_list(py, &out.records, self.format)?);
         set!(d, "NextShardIterator", &out.next_shard_iterator);
         set_opt!(d, "MillisBehindLatest", out.millis_behind_latest);
         if let Some(children) = &out.child_shards {
@@ -127,11 +110,7 @@ impl ToPy for PutRecordOutput {
         let d = PyDict::new(py);
         set!(d, "ShardId", &self.shard_id);
         set!(d, "SequenceNumber", &self.sequence_number);
-        set_opt!(
-            d,
-            "EncryptionType",
-            self.encryption_type.as_ref().map(|e| e.as_str())
-        );
+        set_opt!(d, "EncryptionType", self.encryption_type.as_ref().map(|e| e.as_str()));
         Ok(d.into_any().unbind())
     }
 }
@@ -142,33 +121,15 @@ pub async fn put_records(
     entries: Vec<PutRecordsRequestEntry>,
 ) -> KResult<PutRecordsOutput> {
     let (name, arn) = stream.split();
-    Ok(client
-        .put_records()
-        .set_stream_name(name)
-        .set_stream_arn(arn)
-        .set_records(Some(entries))
-        .send()
-        .await?)
+    Ok(client.put_records().set_stream_name(name).set_stream_arn(arn).set_records(Some(entries)).send().await?)
 }
 
 impl ToPy for PutRecordsOutput {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let d = PyDict::new(py);
-        set!(
-            d,
-            "FailedRecordCount",
-            self.failed_record_count.unwrap_or(0)
-        );
-        set!(
-            d,
-            "Records",
-            convert::put_records_entries(py, &self.records)?
-        );
-        set_opt!(
-            d,
-            "EncryptionType",
-            self.encryption_type.as_ref().map(|e| e.as_str())
-        );
+        set!(d, "FailedRecordCount", self.failed_record_count.unwrap_or(0));
+        set!(d, "Records", convert::put_records_entries(py, &self.records)?);
+        set_opt!(d, "EncryptionType", self.encryption_type.as_ref().map(|e| e.as_str()));
         Ok(d.into_any().unbind())
     }
 }
@@ -181,15 +142,10 @@ fn explicit_hash_key(arg: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Op
         Some(v) => {
             let text: String = if let Ok(s) = v.cast::<PyString>() {
                 s.to_cow()?.into_owned()
-            } else if v.is_instance_of::<pyo3::types::PyInt>()
-                && !v.is_instance_of::<pyo3::types::PyBool>()
-            {
+            } else if v.is_instance_of::<pyo3::types::PyInt>() && !v.is_instance_of::<pyo3::types::PyBool>() {
                 v.str()?.to_cow()?.into_owned()
             } else {
-                return Err(PyTypeError::new_err(format!(
-                    "{arg}: expected a decimal str, got {}",
-                    type_name(v)
-                )));
+                return Err(PyTypeError::new_err(format!("{arg}: expected a decimal str, got {}", type_name(v))));
             };
             validate::hash_key(arg, &text)?;
             Ok(Some(text))
@@ -206,31 +162,21 @@ fn put_records_entry(
 ) -> PyResult<(PutRecordsRequestEntry, usize)> {
     let arg = format!("records[{index}]");
     let record = item.cast::<PyDict>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{arg}: expected a dict with 'Data' and 'PartitionKey', got {}",
-            type_name(item)
-        ))
+        PyTypeError::new_err(format!("{arg}: expected a dict with 'Data' and 'PartitionKey', got {}", type_name(item)))
     })?;
-    let data = record
-        .get_item("Data")?
-        .ok_or_else(|| PyValueError::new_err(format!("{arg}: missing 'Data'")))?;
+    let data = record.get_item("Data")?.ok_or_else(|| PyValueError::new_err(format!("{arg}: missing 'Data'")))?;
     let key = record
         .get_item("PartitionKey")?
         .ok_or_else(|| PyValueError::new_err(format!("{arg}: missing 'PartitionKey'")))?;
-    let key: String = key.extract().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{arg}['PartitionKey']: expected str, got {}",
-            type_name(&key)
-        ))
-    })?;
+    let key: String = key
+        .extract()
+        .map_err(|_| PyTypeError::new_err(format!("{arg}['PartitionKey']: expected str, got {}", type_name(&key))))?;
     validate::partition_key(&format!("{arg}['PartitionKey']"), &key)?;
     let data = validate::payload(&format!("{arg}['Data']"), &data, b64_encode)?;
     let size = data.len() + key.len();
     validate::size_limit(&arg, size, max_record_size)?;
-    let hash_key = explicit_hash_key(
-        &format!("{arg}['ExplicitHashKey']"),
-        record.get_item("ExplicitHashKey")?.as_ref(),
-    )?;
+    let hash_key =
+        explicit_hash_key(&format!("{arg}['ExplicitHashKey']"), record.get_item("ExplicitHashKey")?.as_ref())?;
     for field in record.keys() {
         let name: String = field.extract().unwrap_or_default();
         if !matches!(name.as_str(), "Data" | "PartitionKey" | "ExplicitHashKey") {
@@ -262,8 +208,7 @@ impl Connection {
     ) -> PyResult<Py<PyAny>> {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let shard_id: String = crate::validate::text("shard_id", shard_id)?;
-        let shard_iterator_type: String =
-            crate::validate::text("shard_iterator_type", shard_iterator_type)?;
+        let shard_iterator_type: String = crate::validate::text("shard_iterator_type", shard_iterator_type)?;
         let starting_sequence_number: Option<String> =
             crate::validate::opt_text("starting_sequence_number", starting_sequence_number)?;
         let stream = validate::stream("stream_name", stream_name)?;
@@ -287,14 +232,10 @@ impl Connection {
         let timestamp = match (timestamp.filter(|t| !t.is_none()), kind == "AT_TIMESTAMP") {
             (Some(t), true) => Some(validate::timestamp("timestamp", t)?),
             (None, true) => {
-                return Err(PyValueError::new_err(
-                    "timestamp: required with shard_iterator_type=AT_TIMESTAMP",
-                ))
+                return Err(PyValueError::new_err("timestamp: required with shard_iterator_type=AT_TIMESTAMP"))
             }
             (Some(_), false) => {
-                return Err(PyValueError::new_err(format!(
-                    "timestamp: only used with AT_TIMESTAMP, not {kind}"
-                )))
+                return Err(PyValueError::new_err(format!("timestamp: only used with AT_TIMESTAMP, not {kind}")))
             }
             (None, false) => None,
         };
@@ -320,9 +261,7 @@ impl Connection {
         let shard_iterator: String = crate::validate::text("shard_iterator", shard_iterator)?;
         let limit: Option<i64> = crate::validate::opt_integer("limit", limit)?;
         if shard_iterator.is_empty() || shard_iterator.len() > 512 {
-            return Err(PyValueError::new_err(
-                "shard_iterator: must be 1 to 512 characters long",
-            ));
+            return Err(PyValueError::new_err("shard_iterator: must be 1 to 512 characters long"));
         }
         let limit = validate::optional_int_range("limit", limit, 1, MAX_GET_RECORDS_LIMIT)?;
         let format = match (b64_decode, as_bytes) {
@@ -330,9 +269,7 @@ impl Connection {
             (true, true) => DataFormat::Bytes,
             (true, false) => DataFormat::TextOrBytes,
         };
-        self.call(py, move |client| {
-            get_records(client, shard_iterator, limit, format)
-        })
+        self.call(py, move |client| get_records(client, shard_iterator, limit, format))
     }
 
     #[pyo3(signature = (
@@ -353,22 +290,14 @@ impl Connection {
     ) -> PyResult<Py<PyAny>> {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let partition_key: String = crate::validate::text("partition_key", partition_key)?;
-        let sequence_number_for_ordering: Option<String> = crate::validate::opt_text(
-            "sequence_number_for_ordering",
-            sequence_number_for_ordering,
-        )?;
-        let exclusive_minimum_sequence_number: Option<String> = crate::validate::opt_text(
-            "exclusive_minimum_sequence_number",
-            exclusive_minimum_sequence_number,
-        )?;
+        let sequence_number_for_ordering: Option<String> =
+            crate::validate::opt_text("sequence_number_for_ordering", sequence_number_for_ordering)?;
+        let exclusive_minimum_sequence_number: Option<String> =
+            crate::validate::opt_text("exclusive_minimum_sequence_number", exclusive_minimum_sequence_number)?;
         let stream = validate::stream("stream_name", stream_name)?;
         validate::partition_key("partition_key", &partition_key)?;
         let data = validate::payload("data", data, b64_encode)?;
-        validate::size_limit(
-            "data",
-            data.len() + partition_key.len(),
-            self.max_record_size(),
-        )?;
+        validate::size_limit("data", data.len() + partition_key.len(), self.max_record_size())?;
         let explicit_hash_key = self::explicit_hash_key("explicit_hash_key", explicit_hash_key)?;
         if let Some(seq) = &sequence_number_for_ordering {
             validate::sequence_number("sequence_number_for_ordering", seq)?;
@@ -377,13 +306,7 @@ impl Connection {
         if let Some(seq) = &exclusive_minimum_sequence_number {
             validate::sequence_number("exclusive_minimum_sequence_number", seq)?;
         }
-        let req = PutRecordRequest {
-            stream,
-            data,
-            partition_key,
-            explicit_hash_key,
-            sequence_number_for_ordering,
-        };
+        let req = PutRecordRequest { stream, data, partition_key, explicit_hash_key, sequence_number_for_ordering };
         self.call(py, move |client| put_record(client, req))
     }
 
@@ -398,20 +321,14 @@ impl Connection {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let stream = validate::stream("stream_name", stream_name)?;
         if records.is_instance_of::<PyDict>() || records.is_instance_of::<PyString>() {
-            return Err(PyTypeError::new_err(format!(
-                "records: expected a list of dicts, got {}",
-                type_name(records)
-            )));
+            return Err(PyTypeError::new_err(format!("records: expected a list of dicts, got {}", type_name(records))));
         }
         let items: Vec<Bound<'_, PyAny>> = match records.cast::<PyList>() {
             Ok(list) => list.iter().collect(),
             Err(_) => records
                 .try_iter()
                 .map_err(|_| {
-                    PyTypeError::new_err(format!(
-                        "records: expected a list of dicts, got {}",
-                        type_name(records)
-                    ))
+                    PyTypeError::new_err(format!("records: expected a list of dicts, got {}", type_name(records)))
                 })?
                 .collect::<PyResult<_>>()?,
         };

@@ -15,9 +15,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use pyo3_async_runtimes::generic::{
-    ContextExt, JoinError as GenericJoinError, Runtime as GenericRuntime,
-};
+use pyo3_async_runtimes::generic::{ContextExt, JoinError as GenericJoinError, Runtime as GenericRuntime};
 use pyo3_async_runtimes::TaskLocals;
 use tokio::runtime::{Builder, Handle, Runtime};
 
@@ -46,9 +44,7 @@ fn lock_runtimes() -> MutexGuard<'static, Option<Runtimes>> {
 }
 
 fn build_runtimes() -> std::io::Result<Runtimes> {
-    let blocking = Box::leak(Box::new(
-        Builder::new_current_thread().enable_all().build()?,
-    ));
+    let blocking = Box::leak(Box::new(Builder::new_current_thread().enable_all().build()?));
     let background = Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(8)
@@ -56,12 +52,7 @@ fn build_runtimes() -> std::io::Result<Runtimes> {
         .enable_all()
         .build()?;
     let background_handle = background.handle().clone();
-    Ok(Runtimes {
-        pid: std::process::id(),
-        blocking,
-        background: Some(background),
-        background_handle,
-    })
+    Ok(Runtimes { pid: std::process::id(), blocking, background: Some(background), background_handle })
 }
 
 fn with_runtimes<T>(pick: impl FnOnce(&Runtimes) -> T) -> PyResult<T> {
@@ -75,17 +66,12 @@ fn with_runtimes<T>(pick: impl FnOnce(&Runtimes) -> T) -> PyResult<T> {
         }
     }
     if slot.is_none() {
-        let built = build_runtimes().map_err(|err| {
-            pyo3::exceptions::PyRuntimeError::new_err(format!(
-                "cannot start the I/O runtime: {err}"
-            ))
-        })?;
+        let built = build_runtimes()
+            .map_err(|err| pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start the I/O runtime: {err}")))?;
         *slot = Some(built);
     }
     // The branch above guarantees Some; map the impossible None to an error rather than panic.
-    let rts = slot
-        .as_ref()
-        .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("I/O runtime unavailable"))?;
+    let rts = slot.as_ref().ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("I/O runtime unavailable"))?;
     Ok(pick(rts))
 }
 
@@ -176,16 +162,11 @@ pub struct BridgeJoinHandle(Option<tokio::task::JoinHandle<()>>);
 
 impl Future for BridgeJoinHandle {
     type Output = Result<(), BridgeJoinError>;
-    fn poll(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
         match self.0.as_mut() {
             // No runtime could be had: behave as a task that finished at once.
             None => std::task::Poll::Ready(Ok(())),
-            Some(handle) => Pin::new(handle)
-                .poll(cx)
-                .map(|res| res.map_err(BridgeJoinError)),
+            Some(handle) => Pin::new(handle).poll(cx).map(|res| res.map_err(BridgeJoinError)),
         }
     }
 }
@@ -211,11 +192,7 @@ impl GenericRuntime for AsyncioBridge {
                 f()
             }
         };
-        BridgeJoinHandle(
-            background_handle()
-                .ok()
-                .map(|handle| handle.spawn_blocking(guarded)),
-        )
+        BridgeJoinHandle(background_handle().ok().map(|handle| handle.spawn_blocking(guarded)))
     }
 }
 

@@ -12,8 +12,7 @@ use aws_sdk_kinesis::operation::list_streams::ListStreamsOutput;
 use aws_sdk_kinesis::operation::list_tags_for_stream::ListTagsForStreamOutput;
 use aws_sdk_kinesis::operation::update_shard_count::UpdateShardCountOutput;
 use aws_sdk_kinesis::types::{
-    EncryptionType, MetricsName, ScalingType, Shard, ShardFilter, ShardFilterType, StreamMode,
-    StreamModeDetails,
+    EncryptionType, MetricsName, ScalingType, Shard, ShardFilter, ShardFilterType, StreamMode, StreamModeDetails,
 };
 use aws_sdk_kinesis::Client;
 use aws_smithy_types::DateTime;
@@ -37,14 +36,8 @@ const SHARD_LEVEL_METRICS: &[&str] = &[
     "IteratorAgeMilliseconds",
     "ALL",
 ];
-const SHARD_FILTER_TYPES: &[&str] = &[
-    "AFTER_SHARD_ID",
-    "AT_TRIM_HORIZON",
-    "FROM_TRIM_HORIZON",
-    "AT_LATEST",
-    "AT_TIMESTAMP",
-    "FROM_TIMESTAMP",
-];
+const SHARD_FILTER_TYPES: &[&str] =
+    &["AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON", "AT_LATEST", "AT_TIMESTAMP", "FROM_TIMESTAMP"];
 /// The retention a stream can have: 24 hours to 365 days.
 const MIN_RETENTION_HOURS: i64 = 24;
 const MAX_RETENTION_HOURS: i64 = 8_760;
@@ -63,11 +56,7 @@ pub async fn create_stream(client: Client, req: CreateStreamRequest) -> KResult<
         .stream_name(req.name)
         .set_shard_count(req.shard_count)
         .set_stream_mode_details(
-            req.mode
-                .map(|m| StreamModeDetails::builder().stream_mode(m).build())
-                .transpose()
-                .ok()
-                .flatten(),
+            req.mode.map(|m| StreamModeDetails::builder().stream_mode(m).build()).transpose().ok().flatten(),
         )
         .set_tags(req.tags)
         .set_max_record_size_in_kib(req.max_record_size_in_kib)
@@ -76,11 +65,7 @@ pub async fn create_stream(client: Client, req: CreateStreamRequest) -> KResult<
     Ok(())
 }
 
-pub async fn delete_stream(
-    client: Client,
-    stream: StreamRef,
-    enforce_consumer_deletion: Option<bool>,
-) -> KResult<()> {
+pub async fn delete_stream(client: Client, stream: StreamRef, enforce_consumer_deletion: Option<bool>) -> KResult<()> {
     let (name, arn) = stream.split();
     client
         .delete_stream()
@@ -113,38 +98,22 @@ impl ToPy for DescribeStreamOutput {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let d = PyDict::new(py);
         if let Some(description) = &self.stream_description {
-            set!(
-                d,
-                "StreamDescription",
-                convert::stream_description(py, description)?
-            );
+            set!(d, "StreamDescription", convert::stream_description(py, description)?);
         }
         Ok(d.into_any().unbind())
     }
 }
 
-pub async fn describe_stream_summary(
-    client: Client,
-    stream: StreamRef,
-) -> KResult<DescribeStreamSummaryOutput> {
+pub async fn describe_stream_summary(client: Client, stream: StreamRef) -> KResult<DescribeStreamSummaryOutput> {
     let (name, arn) = stream.split();
-    Ok(client
-        .describe_stream_summary()
-        .set_stream_name(name)
-        .set_stream_arn(arn)
-        .send()
-        .await?)
+    Ok(client.describe_stream_summary().set_stream_name(name).set_stream_arn(arn).send().await?)
 }
 
 impl ToPy for DescribeStreamSummaryOutput {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let d = PyDict::new(py);
         if let Some(summary) = &self.stream_description_summary {
-            set!(
-                d,
-                "StreamDescriptionSummary",
-                convert::stream_description_summary(py, summary)?
-            );
+            set!(d, "StreamDescriptionSummary", convert::stream_description_summary(py, summary)?);
         }
         Ok(d.into_any().unbind())
     }
@@ -172,11 +141,7 @@ impl ToPy for ListStreamsOutput {
         set!(d, "HasMoreStreams", self.has_more_streams);
         set_opt!(d, "NextToken", &self.next_token);
         if let Some(summaries) = &self.stream_summaries {
-            set!(
-                d,
-                "StreamSummaries",
-                convert::stream_summaries_list(py, summaries)?
-            );
+            set!(d, "StreamSummaries", convert::stream_summaries_list(py, summaries)?);
         }
         Ok(d.into_any().unbind())
     }
@@ -206,10 +171,7 @@ pub async fn list_shards(client: Client, req: ListShardsRequest) -> KResult<Shar
     let mut shards = Vec::new();
     let mut first = true;
     loop {
-        let mut call = client
-            .list_shards()
-            .set_next_token(next_token.clone())
-            .set_max_results(req.max_results);
+        let mut call = client.list_shards().set_next_token(next_token.clone()).set_max_results(req.max_results);
         if first && !first_page_has_token {
             call = call
                 .set_stream_name(name.clone())
@@ -237,12 +199,7 @@ impl ToPy for ShardsPage {
     }
 }
 
-pub async fn merge_shards(
-    client: Client,
-    stream: StreamRef,
-    shard: String,
-    adjacent: String,
-) -> KResult<()> {
+pub async fn merge_shards(client: Client, stream: StreamRef, shard: String, adjacent: String) -> KResult<()> {
     let (name, arn) = stream.split();
     client
         .merge_shards()
@@ -273,31 +230,15 @@ pub async fn split_shard(
     Ok(())
 }
 
-pub async fn add_tags(
-    client: Client,
-    stream: StreamRef,
-    tags: HashMap<String, String>,
-) -> KResult<()> {
+pub async fn add_tags(client: Client, stream: StreamRef, tags: HashMap<String, String>) -> KResult<()> {
     let (name, arn) = stream.split();
-    client
-        .add_tags_to_stream()
-        .set_stream_name(name)
-        .set_stream_arn(arn)
-        .set_tags(Some(tags))
-        .send()
-        .await?;
+    client.add_tags_to_stream().set_stream_name(name).set_stream_arn(arn).set_tags(Some(tags)).send().await?;
     Ok(())
 }
 
 pub async fn remove_tags(client: Client, stream: StreamRef, keys: Vec<String>) -> KResult<()> {
     let (name, arn) = stream.split();
-    client
-        .remove_tags_from_stream()
-        .set_stream_name(name)
-        .set_stream_arn(arn)
-        .set_tag_keys(Some(keys))
-        .send()
-        .await?;
+    client.remove_tags_from_stream().set_stream_name(name).set_stream_arn(arn).set_tag_keys(Some(keys)).send().await?;
     Ok(())
 }
 
@@ -327,11 +268,7 @@ impl ToPy for ListTagsForStreamOutput {
     }
 }
 
-pub async fn update_shard_count(
-    client: Client,
-    stream: StreamRef,
-    target: i32,
-) -> KResult<UpdateShardCountOutput> {
+pub async fn update_shard_count(client: Client, stream: StreamRef, target: i32) -> KResult<UpdateShardCountOutput> {
     let (name, arn) = stream.split();
     Ok(client
         .update_shard_count()
@@ -354,12 +291,7 @@ impl ToPy for UpdateShardCountOutput {
     }
 }
 
-pub async fn change_retention(
-    client: Client,
-    stream: StreamRef,
-    hours: i32,
-    increase: bool,
-) -> KResult<()> {
+pub async fn change_retention(client: Client, stream: StreamRef, hours: i32, increase: bool) -> KResult<()> {
     let (name, arn) = stream.split();
     if increase {
         client
@@ -416,18 +348,10 @@ impl ToPy for MonitoringChange {
         let d = PyDict::new(py);
         set_opt!(d, "StreamName", &self.stream_name);
         if let Some(current) = &self.current {
-            set!(
-                d,
-                "CurrentShardLevelMetrics",
-                convert::metrics_list(py, current)?
-            );
+            set!(d, "CurrentShardLevelMetrics", convert::metrics_list(py, current)?);
         }
         if let Some(desired) = &self.desired {
-            set!(
-                d,
-                "DesiredShardLevelMetrics",
-                convert::metrics_list(py, desired)?
-            );
+            set!(d, "DesiredShardLevelMetrics", convert::metrics_list(py, desired)?);
         }
         set_opt!(d, "StreamARN", &self.stream_arn);
         Ok(d.into_any().unbind())
@@ -492,21 +416,12 @@ pub async fn change_encryption(
     Ok(())
 }
 
-pub async fn update_stream_mode(
-    client: Client,
-    stream_arn: String,
-    mode: StreamMode,
-) -> KResult<()> {
+pub async fn update_stream_mode(client: Client, stream_arn: String, mode: StreamMode) -> KResult<()> {
     let details = StreamModeDetails::builder()
         .stream_mode(mode)
         .build()
         .map_err(|err| crate::errors::KinesisError::invalid("stream_mode", err.to_string()))?;
-    client
-        .update_stream_mode()
-        .stream_arn(stream_arn)
-        .stream_mode_details(details)
-        .send()
-        .await?;
+    client.update_stream_mode().stream_arn(stream_arn).stream_mode_details(details).send().await?;
     Ok(())
 }
 
@@ -520,36 +435,23 @@ impl ToPy for DescribeLimitsOutput {
         set!(d, "ShardLimit", self.shard_limit);
         set!(d, "OpenShardCount", self.open_shard_count);
         set!(d, "OnDemandStreamCount", self.on_demand_stream_count);
-        set!(
-            d,
-            "OnDemandStreamCountLimit",
-            self.on_demand_stream_count_limit
-        );
+        set!(d, "OnDemandStreamCountLimit", self.on_demand_stream_count_limit);
         Ok(d.into_any().unbind())
     }
 }
 
 fn string_dict(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<HashMap<String, String>> {
-    let dict = value.cast::<PyDict>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{arg}: expected a dict of str to str, got {}",
-            type_name(value)
-        ))
-    })?;
+    let dict = value
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err(format!("{arg}: expected a dict of str to str, got {}", type_name(value))))?;
     if dict.is_empty() || dict.len() > 50 {
-        return Err(PyValueError::new_err(format!(
-            "{arg}: must hold 1 to 50 tags, got {}",
-            dict.len()
-        )));
+        return Err(PyValueError::new_err(format!("{arg}: must hold 1 to 50 tags, got {}", dict.len())));
     }
     let mut out = HashMap::with_capacity(dict.len());
     for (key, item) in dict.iter() {
-        let key: String = key
-            .extract()
-            .map_err(|_| PyTypeError::new_err(format!("{arg}: tag keys must be str")))?;
-        let item: String = item
-            .extract()
-            .map_err(|_| PyTypeError::new_err(format!("{arg}[{key:?}]: tag values must be str")))?;
+        let key: String = key.extract().map_err(|_| PyTypeError::new_err(format!("{arg}: tag keys must be str")))?;
+        let item: String =
+            item.extract().map_err(|_| PyTypeError::new_err(format!("{arg}[{key:?}]: tag values must be str")))?;
         if key.is_empty() || key.chars().count() > 128 || item.chars().count() > 256 {
             return Err(PyValueError::new_err(format!(
                 "{arg}: tag keys are 1-128 characters and values at most 256, got key {key:?}"
@@ -562,44 +464,30 @@ fn string_dict(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<HashMap<String, 
 
 pub fn string_list(arg: &str, value: &Bound<'_, PyAny>, max: usize) -> PyResult<Vec<String>> {
     if value.is_instance_of::<pyo3::types::PyString>() {
-        return Err(PyTypeError::new_err(format!(
-            "{arg}: expected a list of str, got a single str"
-        )));
+        return Err(PyTypeError::new_err(format!("{arg}: expected a list of str, got a single str")));
     }
     let items: Vec<String> = value
         .try_iter()
-        .map_err(|_| {
-            PyTypeError::new_err(format!(
-                "{arg}: expected a list of str, got {}",
-                type_name(value)
-            ))
-        })?
+        .map_err(|_| PyTypeError::new_err(format!("{arg}: expected a list of str, got {}", type_name(value))))?
         .map(|item| item.and_then(|i| i.extract::<String>()))
         .collect::<PyResult<_>>()
         .map_err(|_| PyTypeError::new_err(format!("{arg}: every item must be a str")))?;
     if items.is_empty() || items.len() > max {
-        return Err(PyValueError::new_err(format!(
-            "{arg}: expected 1 to {max} items, got {}",
-            items.len()
-        )));
+        return Err(PyValueError::new_err(format!("{arg}: expected 1 to {max} items, got {}", items.len())));
     }
     Ok(items)
 }
 
 fn parse_shard_filter(value: &Bound<'_, PyAny>) -> PyResult<ShardFilter> {
-    let dict = value.cast::<PyDict>().map_err(|_| {
-        PyTypeError::new_err("shard_filter: expected a dict like {'Type': 'AT_LATEST'}")
-    })?;
-    let kind: String = dict
-        .get_item("Type")?
-        .ok_or_else(|| PyValueError::new_err("shard_filter: missing 'Type'"))?
-        .extract()?;
+    let dict = value
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err("shard_filter: expected a dict like {'Type': 'AT_LATEST'}"))?;
+    let kind: String =
+        dict.get_item("Type")?.ok_or_else(|| PyValueError::new_err("shard_filter: missing 'Type'"))?.extract()?;
     let kind = validate::one_of("shard_filter['Type']", &kind, SHARD_FILTER_TYPES)?;
     let shard_id: Option<String> = dict.get_item("ShardId")?.map(|v| v.extract()).transpose()?;
-    let timestamp = dict
-        .get_item("Timestamp")?
-        .map(|v| validate::timestamp("shard_filter['Timestamp']", &v))
-        .transpose()?;
+    let timestamp =
+        dict.get_item("Timestamp")?.map(|v| validate::timestamp("shard_filter['Timestamp']", &v)).transpose()?;
     ShardFilter::builder()
         .r#type(ShardFilterType::from(kind))
         .set_shard_id(shard_id)
@@ -626,32 +514,16 @@ impl Connection {
         let max_record_size_in_kib: Option<i64> =
             crate::validate::opt_integer("max_record_size_in_kib", max_record_size_in_kib)?;
         validate::resource_name("stream_name", &stream_name)?;
-        let mode = stream_mode
-            .map(|m| validate::one_of("stream_mode", &m, STREAM_MODES).map(StreamMode::from))
-            .transpose()?;
+        let mode =
+            stream_mode.map(|m| validate::one_of("stream_mode", &m, STREAM_MODES).map(StreamMode::from)).transpose()?;
         let shard_count = validate::optional_int_range("shard_count", shard_count, 1, 100_000)?;
         if shard_count.is_none() && mode != Some(StreamMode::OnDemand) {
-            return Err(PyValueError::new_err(
-                "shard_count: required unless stream_mode='ON_DEMAND'",
-            ));
+            return Err(PyValueError::new_err("shard_count: required unless stream_mode='ON_DEMAND'"));
         }
-        let tags = tags
-            .filter(|t| !t.is_none())
-            .map(|t| string_dict("tags", t))
-            .transpose()?;
-        let max_record_size_in_kib = validate::optional_int_range(
-            "max_record_size_in_kib",
-            max_record_size_in_kib,
-            1024,
-            10_240,
-        )?;
-        let req = CreateStreamRequest {
-            name: stream_name,
-            shard_count,
-            mode,
-            tags,
-            max_record_size_in_kib,
-        };
+        let tags = tags.filter(|t| !t.is_none()).map(|t| string_dict("tags", t)).transpose()?;
+        let max_record_size_in_kib =
+            validate::optional_int_range("max_record_size_in_kib", max_record_size_in_kib, 1024, 10_240)?;
+        let req = CreateStreamRequest { name: stream_name, shard_count, mode, tags, max_record_size_in_kib };
         self.call(py, move |client| create_stream(client, req))
     }
 
@@ -664,9 +536,7 @@ impl Connection {
     ) -> PyResult<Py<PyAny>> {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let stream = validate::stream("stream_name", stream_name)?;
-        self.call(py, move |client| {
-            delete_stream(client, stream, enforce_consumer_deletion)
-        })
+        self.call(py, move |client| delete_stream(client, stream, enforce_consumer_deletion))
     }
 
     #[pyo3(signature = (stream_name, limit=None, exclusive_start_shard_id=None))]
@@ -686,16 +556,10 @@ impl Connection {
         if let Some(shard) = &exclusive_start_shard_id {
             validate::resource_name("exclusive_start_shard_id", shard)?;
         }
-        self.call(py, move |client| {
-            describe_stream(client, stream, limit, exclusive_start_shard_id)
-        })
+        self.call(py, move |client| describe_stream(client, stream, limit, exclusive_start_shard_id))
     }
 
-    fn describe_stream_summary(
-        &self,
-        py: Python<'_>,
-        stream_name: &Bound<'_, PyAny>,
-    ) -> PyResult<Py<PyAny>> {
+    fn describe_stream_summary(&self, py: Python<'_>, stream_name: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let stream = validate::stream("stream_name", stream_name)?;
         self.call(py, move |client| describe_stream_summary(client, stream))
@@ -717,9 +581,7 @@ impl Connection {
         if let Some(name) = &exclusive_start_stream_name {
             validate::resource_name("exclusive_start_stream_name", name)?;
         }
-        self.call(py, move |client| {
-            list_streams(client, limit, exclusive_start_stream_name, next_token)
-        })
+        self.call(py, move |client| list_streams(client, limit, exclusive_start_stream_name, next_token))
     }
 
     #[pyo3(signature = (
@@ -743,9 +605,7 @@ impl Connection {
         let exclusive_start_shard_id: Option<String> =
             crate::validate::opt_text("exclusive_start_shard_id", exclusive_start_shard_id)?;
         let max_results: Option<i64> = crate::validate::opt_integer("max_results", max_results)?;
-        let stream = stream_name
-            .map(|s| validate::stream("stream_name", s))
-            .transpose()?;
+        let stream = stream_name.map(|s| validate::stream("stream_name", s)).transpose()?;
         if stream.is_some() == next_token.is_some() {
             return Err(PyValueError::new_err(
                 "stream_name: give either stream_name (first page) or next_token (later pages), not both or neither",
@@ -763,10 +623,7 @@ impl Connection {
                 .filter(|t| !t.is_none())
                 .map(|t| validate::timestamp("stream_creation_timestamp", t))
                 .transpose()?,
-            shard_filter: shard_filter
-                .filter(|f| !f.is_none())
-                .map(parse_shard_filter)
-                .transpose()?,
+            shard_filter: shard_filter.filter(|f| !f.is_none()).map(parse_shard_filter).transpose()?,
             paginate,
         };
         self.call(py, move |client| list_shards(client, req))
@@ -786,9 +643,7 @@ impl Connection {
         let stream = validate::stream("stream_name", stream_name)?;
         validate::resource_name("shard_to_merge", &shard_to_merge)?;
         validate::resource_name("adjacent_shard_to_merge", &adjacent_shard_to_merge)?;
-        self.call(py, move |client| {
-            merge_shards(client, stream, shard_to_merge, adjacent_shard_to_merge)
-        })
+        self.call(py, move |client| merge_shards(client, stream, shard_to_merge, adjacent_shard_to_merge))
     }
 
     fn split_shard(
@@ -800,14 +655,11 @@ impl Connection {
     ) -> PyResult<Py<PyAny>> {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let shard_to_split: String = crate::validate::text("shard_to_split", shard_to_split)?;
-        let new_starting_hash_key: String =
-            crate::validate::text("new_starting_hash_key", new_starting_hash_key)?;
+        let new_starting_hash_key: String = crate::validate::text("new_starting_hash_key", new_starting_hash_key)?;
         let stream = validate::stream("stream_name", stream_name)?;
         validate::resource_name("shard_to_split", &shard_to_split)?;
         validate::hash_key("new_starting_hash_key", &new_starting_hash_key)?;
-        self.call(py, move |client| {
-            split_shard(client, stream, shard_to_split, new_starting_hash_key)
-        })
+        self.call(py, move |client| split_shard(client, stream, shard_to_split, new_starting_hash_key))
     }
 
     fn add_tags_to_stream(
@@ -836,9 +688,7 @@ impl Connection {
         let limit: Option<i64> = crate::validate::opt_integer("limit", limit)?;
         let stream = validate::stream("stream_name", stream_name)?;
         let limit = validate::optional_int_range("limit", limit, 1, 50)?;
-        self.call(py, move |client| {
-            list_tags(client, stream, exclusive_start_tag_key, limit)
-        })
+        self.call(py, move |client| list_tags(client, stream, exclusive_start_tag_key, limit))
     }
 
     fn remove_tags_from_stream(
@@ -862,8 +712,7 @@ impl Connection {
         scaling_type: &str,
     ) -> PyResult<Py<PyAny>> {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
-        let target_shard_count: i64 =
-            crate::validate::integer("target_shard_count", target_shard_count)?;
+        let target_shard_count: i64 = crate::validate::integer("target_shard_count", target_shard_count)?;
         let stream = validate::stream("stream_name", stream_name)?;
         let target = validate::int_range("target_shard_count", target_shard_count, 1, 100_000)?;
         validate::one_of("scaling_type", scaling_type, &["UNIFORM_SCALING"])?;
@@ -877,8 +726,7 @@ impl Connection {
         retention_period_hours: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
-        let retention_period_hours: i64 =
-            crate::validate::integer("retention_period_hours", retention_period_hours)?;
+        let retention_period_hours: i64 = crate::validate::integer("retention_period_hours", retention_period_hours)?;
         let stream = validate::stream("stream_name", stream_name)?;
         let hours = validate::int_range(
             "retention_period_hours",
@@ -886,9 +734,7 @@ impl Connection {
             MIN_RETENTION_HOURS,
             MAX_RETENTION_HOURS,
         )?;
-        self.call(py, move |client| {
-            change_retention(client, stream, hours, true)
-        })
+        self.call(py, move |client| change_retention(client, stream, hours, true))
     }
 
     fn decrease_stream_retention_period(
@@ -898,8 +744,7 @@ impl Connection {
         retention_period_hours: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
-        let retention_period_hours: i64 =
-            crate::validate::integer("retention_period_hours", retention_period_hours)?;
+        let retention_period_hours: i64 = crate::validate::integer("retention_period_hours", retention_period_hours)?;
         let stream = validate::stream("stream_name", stream_name)?;
         let hours = validate::int_range(
             "retention_period_hours",
@@ -907,9 +752,7 @@ impl Connection {
             MIN_RETENTION_HOURS,
             MAX_RETENTION_HOURS,
         )?;
-        self.call(py, move |client| {
-            change_retention(client, stream, hours, false)
-        })
+        self.call(py, move |client| change_retention(client, stream, hours, false))
     }
 
     fn enable_enhanced_monitoring(
@@ -920,9 +763,7 @@ impl Connection {
     ) -> PyResult<Py<PyAny>> {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let (stream, metrics) = monitoring_args(stream_name, shard_level_metrics)?;
-        self.call(py, move |client| {
-            change_monitoring(client, stream, metrics, true)
-        })
+        self.call(py, move |client| change_monitoring(client, stream, metrics, true))
     }
 
     fn disable_enhanced_monitoring(
@@ -933,9 +774,7 @@ impl Connection {
     ) -> PyResult<Py<PyAny>> {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let (stream, metrics) = monitoring_args(stream_name, shard_level_metrics)?;
-        self.call(py, move |client| {
-            change_monitoring(client, stream, metrics, false)
-        })
+        self.call(py, move |client| change_monitoring(client, stream, metrics, false))
     }
 
     fn start_stream_encryption(
@@ -949,9 +788,7 @@ impl Connection {
         let encryption_type: String = crate::validate::text("encryption_type", encryption_type)?;
         let key_id: String = crate::validate::text("key_id", key_id)?;
         let (stream, kind) = encryption_args(stream_name, &encryption_type, &key_id)?;
-        self.call(py, move |client| {
-            change_encryption(client, stream, kind, key_id, true)
-        })
+        self.call(py, move |client| change_encryption(client, stream, kind, key_id, true))
     }
 
     fn stop_stream_encryption(
@@ -965,9 +802,7 @@ impl Connection {
         let encryption_type: String = crate::validate::text("encryption_type", encryption_type)?;
         let key_id: String = crate::validate::text("key_id", key_id)?;
         let (stream, kind) = encryption_args(stream_name, &encryption_type, &key_id)?;
-        self.call(py, move |client| {
-            change_encryption(client, stream, kind, key_id, false)
-        })
+        self.call(py, move |client| change_encryption(client, stream, kind, key_id, false))
     }
 
     fn update_stream_mode(
@@ -980,9 +815,7 @@ impl Connection {
         let stream_mode: String = crate::validate::text("stream_mode", stream_mode)?;
         validate::arn("stream_arn", &stream_arn)?;
         let mode = StreamMode::from(validate::one_of("stream_mode", &stream_mode, STREAM_MODES)?);
-        self.call(py, move |client| {
-            update_stream_mode(client, stream_arn, mode)
-        })
+        self.call(py, move |client| update_stream_mode(client, stream_arn, mode))
     }
 
     fn describe_limits(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -990,36 +823,21 @@ impl Connection {
     }
 }
 
-fn monitoring_args(
-    stream_name: String,
-    metrics: &Bound<'_, PyAny>,
-) -> PyResult<(StreamRef, Vec<MetricsName>)> {
+fn monitoring_args(stream_name: String, metrics: &Bound<'_, PyAny>) -> PyResult<(StreamRef, Vec<MetricsName>)> {
     let stream = validate::stream("stream_name", stream_name)?;
     let names = string_list("shard_level_metrics", metrics, SHARD_LEVEL_METRICS.len())?;
     let metrics = names
         .iter()
-        .map(|m| {
-            validate::one_of("shard_level_metrics", m, SHARD_LEVEL_METRICS).map(MetricsName::from)
-        })
+        .map(|m| validate::one_of("shard_level_metrics", m, SHARD_LEVEL_METRICS).map(MetricsName::from))
         .collect::<PyResult<_>>()?;
     Ok((stream, metrics))
 }
 
-fn encryption_args(
-    stream_name: String,
-    encryption_type: &str,
-    key_id: &str,
-) -> PyResult<(StreamRef, EncryptionType)> {
+fn encryption_args(stream_name: String, encryption_type: &str, key_id: &str) -> PyResult<(StreamRef, EncryptionType)> {
     let stream = validate::stream("stream_name", stream_name)?;
-    let kind = EncryptionType::from(validate::one_of(
-        "encryption_type",
-        encryption_type,
-        &["KMS"],
-    )?);
+    let kind = EncryptionType::from(validate::one_of("encryption_type", encryption_type, &["KMS"])?);
     if key_id.is_empty() || key_id.len() > 2048 {
-        return Err(PyValueError::new_err(
-            "key_id: must be 1 to 2048 characters long",
-        ));
+        return Err(PyValueError::new_err("key_id: must be 1 to 2048 characters long"));
     }
     Ok((stream, kind))
 }

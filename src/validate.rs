@@ -36,18 +36,9 @@ impl StreamRef {
 /// Resource names (streams, shards, consumers): 1–128 of `[a-zA-Z0-9_.-]`.
 pub fn resource_name(arg: &str, value: &str) -> PyResult<()> {
     if value.is_empty() || value.chars().count() > MAX_NAME_CHARS {
-        return Err(value_error(
-            arg,
-            format!(
-                "must be 1 to {MAX_NAME_CHARS} characters long, got {}",
-                value.len()
-            ),
-        ));
+        return Err(value_error(arg, format!("must be 1 to {MAX_NAME_CHARS} characters long, got {}", value.len())));
     }
-    if let Some(bad) = value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
-    {
+    if let Some(bad) = value.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
         return Err(value_error(
             arg,
             format!("{value:?} has {bad:?}; only letters, digits, '_', '.' and '-' are allowed"),
@@ -58,18 +49,10 @@ pub fn resource_name(arg: &str, value: &str) -> PyResult<()> {
 
 pub fn arn(arg: &str, value: &str) -> PyResult<()> {
     let parts: Vec<&str> = value.splitn(6, ':').collect();
-    if parts.len() == 6
-        && parts[0] == "arn"
-        && parts[2] == "kinesis"
-        && !parts[5].is_empty()
-        && value.len() <= 2048
-    {
+    if parts.len() == 6 && parts[0] == "arn" && parts[2] == "kinesis" && !parts[5].is_empty() && value.len() <= 2048 {
         Ok(())
     } else {
-        Err(value_error(
-            arg,
-            format!("{value:?} is not a Kinesis ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)"),
-        ))
+        Err(value_error(arg, format!("{value:?} is not a Kinesis ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)")))
     }
 }
 
@@ -86,24 +69,17 @@ pub fn stream(arg: &str, value: String) -> PyResult<StreamRef> {
 pub fn partition_key(arg: &str, value: &str) -> PyResult<()> {
     let chars = value.chars().count();
     if chars == 0 || chars > MAX_PARTITION_KEY_CHARS {
-        return Err(value_error(
-            arg,
-            format!("must be 1 to {MAX_PARTITION_KEY_CHARS} characters long, got {chars}"),
-        ));
+        return Err(value_error(arg, format!("must be 1 to {MAX_PARTITION_KEY_CHARS} characters long, got {chars}")));
     }
     Ok(())
 }
 
 /// Decimal `0 | [1-9][0-9]{0,38}` in 0 ..= 2^128 - 1.
 pub fn hash_key(arg: &str, value: &str) -> PyResult<u128> {
-    let canonical =
-        value == "0" || (!value.starts_with('0') && !value.is_empty() && value.len() <= 39);
+    let canonical = value == "0" || (!value.starts_with('0') && !value.is_empty() && value.len() <= 39);
     match value.parse::<u128>() {
         Ok(n) if canonical && value.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
-        _ => Err(value_error(
-            arg,
-            format!("{value:?} is not a hash key (a decimal integer from 0 to 2**128 - 1)"),
-        )),
+        _ => Err(value_error(arg, format!("{value:?} is not a hash key (a decimal integer from 0 to 2**128 - 1)"))),
     }
 }
 
@@ -112,10 +88,7 @@ pub fn sequence_number(arg: &str, value: &str) -> PyResult<()> {
     if !value.is_empty() && value.len() <= 129 && value.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(value_error(
-            arg,
-            format!("{value:?} is not a sequence number (a string of up to 129 digits)"),
-        ))
+        Err(value_error(arg, format!("{value:?} is not a sequence number (a string of up to 129 digits)")))
     }
 }
 
@@ -123,19 +96,11 @@ pub fn int_range(arg: &str, value: i64, low: i64, high: i64) -> PyResult<i32> {
     if (low..=high).contains(&value) {
         Ok(value as i32)
     } else {
-        Err(value_error(
-            arg,
-            format!("must be between {low} and {high}, got {value}"),
-        ))
+        Err(value_error(arg, format!("must be between {low} and {high}, got {value}")))
     }
 }
 
-pub fn optional_int_range(
-    arg: &str,
-    value: Option<i64>,
-    low: i64,
-    high: i64,
-) -> PyResult<Option<i32>> {
+pub fn optional_int_range(arg: &str, value: Option<i64>, low: i64, high: i64) -> PyResult<Option<i32>> {
     value.map(|v| int_range(arg, v, low, high)).transpose()
 }
 
@@ -144,21 +109,14 @@ pub fn one_of<'a>(arg: &str, value: &str, allowed: &[&'a str]) -> PyResult<&'a s
         .iter()
         .find(|a| **a == value)
         .copied()
-        .ok_or_else(|| {
-            value_error(
-                arg,
-                format!("{value:?} is not one of {}", allowed.join(", ")),
-            )
-        })
+        .ok_or_else(|| value_error(arg, format!("{value:?} is not one of {}", allowed.join(", "))))
 }
 
 /// A point in time from a `datetime` (naive means UTC) or epoch seconds.
 pub fn timestamp(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<DateTime> {
     let py = value.py();
     let seconds: f64 = if value.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(PyTypeError::new_err(format!(
-            "{arg}: expected a datetime or epoch seconds, got bool"
-        )));
+        return Err(PyTypeError::new_err(format!("{arg}: expected a datetime or epoch seconds, got bool")));
     } else if let Ok(seconds) = value.extract::<f64>() {
         seconds
     } else {
@@ -179,10 +137,7 @@ pub fn timestamp(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<DateTime> {
         aware.call_method0("timestamp")?.extract()?
     };
     if !(0.0..=253_402_300_799.0).contains(&seconds) {
-        return Err(value_error(
-            arg,
-            format!("{seconds} is not a time between 1970 and 9999"),
-        ));
+        return Err(value_error(arg, format!("{seconds} is not a time between 1970 and 9999")));
     }
     Ok(DateTime::from_secs_f64(seconds))
 }
@@ -196,19 +151,10 @@ pub fn payload(arg: &str, value: &Bound<'_, PyAny>, b64_encode: bool) -> PyResul
         bytes.as_bytes().to_vec()
     } else if let Ok(array) = value.cast::<PyByteArray>() {
         array.to_vec()
-    } else if value.hasattr("__buffer__").unwrap_or(false)
-        || value.is_instance_of::<pyo3::types::PyMemoryView>()
-    {
-        value
-            .py()
-            .get_type::<PyBytes>()
-            .call1((value,))?
-            .extract::<Vec<u8>>()?
+    } else if value.hasattr("__buffer__").unwrap_or(false) || value.is_instance_of::<pyo3::types::PyMemoryView>() {
+        value.py().get_type::<PyBytes>().call1((value,))?.extract::<Vec<u8>>()?
     } else {
-        return Err(PyTypeError::new_err(format!(
-            "{arg}: expected str or bytes, got {}",
-            type_name(value)
-        )));
+        return Err(PyTypeError::new_err(format!("{arg}: expected str or bytes, got {}", type_name(value))));
     };
     if b64_encode {
         Ok(raw)
@@ -223,7 +169,9 @@ pub fn size_limit(arg: &str, size: usize, limit: usize) -> PyResult<()> {
     if size > limit {
         Err(value_error(
             arg,
-            format!("record of {size} bytes (data + partition key) exceeds the limit of {limit} bytes (max_record_size)"),
+            format!(
+                "record of {size} bytes (data + partition key) exceeds the limit of {limit} bytes (max_record_size)"
+            ),
         ))
     } else {
         Ok(())
@@ -234,38 +182,22 @@ pub fn size_limit(arg: &str, size: usize, limit: usize) -> PyResult<()> {
 pub fn text(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
     match value.cast::<PyString>() {
         Ok(s) => Ok(s.to_cow()?.into_owned()),
-        Err(_) => Err(PyTypeError::new_err(format!(
-            "{arg}: expected str, got {}",
-            type_name(value)
-        ))),
+        Err(_) => Err(PyTypeError::new_err(format!("{arg}: expected str, got {}", type_name(value)))),
     }
 }
 
 pub fn opt_text(arg: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
-    value
-        .filter(|v| !v.is_none())
-        .map(|v| text(arg, v))
-        .transpose()
+    value.filter(|v| !v.is_none()).map(|v| text(arg, v)).transpose()
 }
 
 /// An `int` argument (bool is refused: `True` as a count is a mistake), with a TypeError naming it.
 pub fn integer(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<i64> {
-    if value.is_instance_of::<pyo3::types::PyBool>()
-        || !value.is_instance_of::<pyo3::types::PyInt>()
-    {
-        return Err(PyTypeError::new_err(format!(
-            "{arg}: expected int, got {}",
-            type_name(value)
-        )));
+    if value.is_instance_of::<pyo3::types::PyBool>() || !value.is_instance_of::<pyo3::types::PyInt>() {
+        return Err(PyTypeError::new_err(format!("{arg}: expected int, got {}", type_name(value))));
     }
-    value
-        .extract::<i64>()
-        .map_err(|_| value_error(arg, format!("{value} is out of range")))
+    value.extract::<i64>().map_err(|_| value_error(arg, format!("{value} is out of range")))
 }
 
 pub fn opt_integer(arg: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
-    value
-        .filter(|v| !v.is_none())
-        .map(|v| integer(arg, v))
-        .transpose()
+    value.filter(|v| !v.is_none()).map(|v| integer(arg, v)).transpose()
 }
