@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -24,6 +24,36 @@ const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Set at interpreter exit: from then on no task may touch Python, whose state is being torn down.
 static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Worker-thread closures currently handing results to Python. Exit waits for them: a worker that
+/// lost the GIL inside such a closure (asyncio's wake-up write releases it) and wants it back after
+/// finalization has begun is killed by CPython mid-Rust-frame, which crashes the process.
+static IN_PYTHON: AtomicUsize = AtomicUsize::new(0);
+
+/// How long exit waits for in-flight Python callbacks before giving up on them.
+const EXIT_WAIT: Duration = Duration::from_secs(5);
+
+struct InPythonGuard;
+
+impl InPythonGuard {
+    /// Enter unless the interpreter is exiting. SeqCst on both sides: either exit sees our count,
+    /// or we see its flag.
+    fn enter() -> Option<InPythonGuard> {
+        IN_PYTHON.fetch_add(1, Ordering::SeqCst);
+        if EXITING.load(Ordering::SeqCst) {
+            IN_PYTHON.fetch_sub(1, Ordering::SeqCst);
+            None
+        } else {
+            Some(InPythonGuard)
+        }
+    }
+}
+
+impl Drop for InPythonGuard {
+    fn drop(&mut self) {
+        IN_PYTHON.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 struct Runtimes {
     pid: u32,
@@ -97,15 +127,10 @@ pub fn current_pid() -> u32 {
     std::process::id()
 }
 
-/// Whether the interpreter is exiting; long-running tasks check it to stop touching Python.
-pub fn exiting() -> bool {
-    EXITING.load(Ordering::Acquire)
-}
-
 /// Stop the background runtime without waiting for its tasks; registered with `atexit`.
 #[pyfunction]
 pub fn _shutdown_runtimes(py: Python<'_>) {
-    EXITING.store(true, Ordering::Release);
+    EXITING.store(true, Ordering::SeqCst);
     let background = {
         let mut slot = lock_runtimes();
         match slot.as_mut() {
@@ -113,10 +138,16 @@ pub fn _shutdown_runtimes(py: Python<'_>) {
             _ => None,
         }
     };
-    if let Some(runtime) = background {
-        // Without the GIL, so a worker finishing a Python callback is not stuck behind us.
-        py.detach(move || runtime.shutdown_background());
-    }
+    // Without the GIL, so that workers inside a Python callback can finish it.
+    py.detach(move || {
+        let deadline = std::time::Instant::now() + EXIT_WAIT;
+        while IN_PYTHON.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if let Some(runtime) = background {
+            runtime.shutdown_background();
+        }
+    });
 }
 
 /// Run `fut` to completion on the blocking runtime with the GIL released, waking regularly to
@@ -188,7 +219,7 @@ impl GenericRuntime for AsyncioBridge {
     {
         // These closures hand results to asyncio under the GIL; past exit, Python cannot take them.
         let guarded = move || {
-            if !exiting() {
+            if let Some(_in_python) = InPythonGuard::enter() {
                 f()
             }
         };
