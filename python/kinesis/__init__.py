@@ -13,7 +13,7 @@ The asyncio twin is :mod:`kinesis.aio`; exceptions are in :mod:`kinesis.exceptio
 from __future__ import annotations
 
 import atexit as _atexit
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kinesis import exceptions
 from kinesis._connect import check_connect_arguments as _check_connect_arguments
@@ -21,6 +21,11 @@ from kinesis._kinesis import __version__, _shutdown_runtimes
 from kinesis.layer1 import KinesisConnection
 from kinesis.regioninfo import RegionInfo
 from kinesis.regioninfo import regions as _regions
+
+if TYPE_CHECKING:  # stub-only names: the keyword arguments connect_to_region() takes
+    from typing_extensions import Unpack
+
+    from kinesis._kinesis import _ConnectKwargs
 
 __all__ = [
     "KinesisConnection",
@@ -40,7 +45,7 @@ def regions() -> list[RegionInfo]:
     return _regions(connection_cls=KinesisConnection)
 
 
-def connect_to_region(region_name: str, **kw_params: Any) -> KinesisConnection:
+def connect_to_region(region_name: str, **kw_params: Unpack[_ConnectKwargs]) -> KinesisConnection:
     """Connect to Kinesis in ``region_name``, with boto 2's keyword arguments and ours.
 
     Unlike boto 2, a malformed region name raises ``ValueError`` instead of returning None, and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from kinesis.regioninfo import RegionInfo
@@ -203,7 +204,7 @@ class ConnectionMixin:
         return getattr(self, method)(**kwargs)
 
 
-def check_connect_arguments(region_name: Any, kw_params: dict[str, Any]) -> RegionInfo:
+def check_connect_arguments(region_name: object, kw_params: Mapping[str, object]) -> RegionInfo:
     """boto 2's connect_to_region rules: ``region=`` is not allowed; the region must be a str."""
     if "region" in kw_params:
         raise TypeError("connect_to_region() got an unexpected keyword argument 'region' (give the region name)")

@@ -26,7 +26,7 @@ explicit hash key), and keep it within the stream's record size (the KPL caps ag
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, Optional, Union
 
 from kinesis import _kinesis
@@ -40,7 +40,7 @@ RecordData = Union[bytes, bytearray, str]
 RecordTuple = Union[tuple[str, RecordData], tuple[str, RecordData, Optional[str]]]
 
 
-def aggregate(records: Iterable[Union[RecordTuple, Mapping[str, Any]]]) -> bytes:
+def aggregate(records: Iterable[Union[RecordTuple, dict[str, Any]]]) -> bytes:
     """Pack user records into the ``Data`` of one aggregated record.
 
     Each record is a tuple ``(partition_key, data)`` or ``(partition_key, data, explicit_hash_key)``,

@@ -210,7 +210,7 @@ _BY_ERROR_TYPE = {
 }
 
 
-def _error_type(body: dict) -> Optional[str]:
+def _error_type(body: dict[str, Any]) -> Optional[str]:
     """The bare error type of a JSON error body: ``__type`` may carry a ``namespace#`` prefix."""
     raw = body.get("__type") or body.get("code") or body.get("Code")
     if not isinstance(raw, str) or not raw:

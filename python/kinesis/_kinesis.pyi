@@ -1,0 +1,293 @@
+"""Type stubs for ``kinesis._kinesis``, the Rust extension module (src/*.rs, pyo3).
+
+``Connection`` is the one class behind both public faces: :class:`kinesis.layer1.KinesisConnection`
+(methods block and return the result) and :class:`kinesis.aio.KinesisConnection` (methods return
+an awaitable). Its methods are typed here as returning ``Any`` for that reason; the public stubs
+(``layer1.pyi``, ``aio/__init__.pyi``) give the precise return types.
+
+Parameter names, defaults and positional/keyword-only markers follow the ``#[pyo3(signature)]``
+attributes in src/client.rs, src/records.rs, src/streams.rs and src/consumers.rs. A stream is
+named by its name or its ARN wherever a ``stream_name`` is taken.
+"""
+
+import datetime
+import os
+from collections.abc import Iterable
+from typing import Any, Optional, TypedDict, Union
+
+from typing_extensions import Self, TypeAlias, disjoint_base
+
+from kinesis.regioninfo import RegionInfo
+
+__all__ = [
+    "Connection",
+    "__version__",
+    "_shutdown_runtimes",
+    "aggregate",
+    "deaggregate",
+    "deaggregate_records",
+    "partition_key_hash",
+]
+
+__version__: str
+
+# A record's payload: str is sent as UTF-8, bytes-like objects as they are (with b64_encode=False,
+# base64 text instead). The extension also takes any object with __buffer__ on Python 3.12+.
+_Data: TypeAlias = Union[str, bytes, bytearray, memoryview]
+# A point in time: a datetime (naive means UTC) or seconds since the epoch.
+_Timestamp: TypeAlias = Union[datetime.datetime, float]
+# A CA bundle file for validate_certs.
+_CaBundle: TypeAlias = Union[str, os.PathLike[str]]
+# aggregate()'s user records: (partition_key, data[, explicit_hash_key]) or a PutRecords-style dict.
+_AggregateData: TypeAlias = Union[bytes, bytearray, str]
+_AggregateRecord: TypeAlias = Union[
+    tuple[str, _AggregateData],
+    tuple[str, _AggregateData, Optional[str]],
+    dict[str, Any],
+]
+
+class _ConnectKwargs(TypedDict, total=False):
+    """The keyword arguments of ``connect_to_region()``: the connection's, except ``region``.
+
+    Exists only for type checkers (``**kw_params: Unpack[_ConnectKwargs]``).
+    """
+
+    aws_access_key_id: Optional[str]
+    aws_secret_access_key: Optional[str]
+    security_token: Optional[str]
+    profile_name: Optional[str]
+    is_secure: Optional[bool]
+    port: Optional[int]
+    host: Optional[str]
+    debug: Optional[int]
+    https_connection_factory: None
+    proxy: Optional[str]
+    proxy_port: Optional[int]
+    proxy_user: Optional[str]
+    proxy_pass: Optional[str]
+    validate_certs: Union[bool, _CaBundle, None]
+    path: Optional[str]
+    provider: Optional[str]
+    endpoint_url: Optional[str]
+    aws_session_token: Optional[str]
+    connect_timeout: Optional[float]
+    read_timeout: Optional[float]
+    num_retries: Optional[int]
+    retry_base_delay: Optional[float]
+    retry_max_delay: Optional[float]
+    max_record_size: Optional[int]
+
+def _shutdown_runtimes() -> None:
+    """Stop the background runtime without waiting for its tasks; registered with ``atexit``."""
+
+@disjoint_base  # a native class with its own instance layout (PEP 800)
+class Connection:
+    """A connection to Kinesis Data Streams; subclassed by the sync and asyncio faces.
+
+    A subclass whose ``_asynchronous`` class attribute is true gets awaitables from every method.
+    """
+
+    def __new__(
+        cls,
+        *,
+        aws_access_key_id: Optional[str] = None,
+        aws_secret_access_key: Optional[str] = None,
+        security_token: Optional[str] = None,
+        profile_name: Optional[str] = None,
+        is_secure: Optional[bool] = None,
+        port: Optional[int] = None,
+        host: Optional[str] = None,
+        debug: Optional[int] = 0,
+        https_connection_factory: None = None,
+        region: Optional[RegionInfo] = None,
+        proxy: Optional[str] = None,
+        proxy_port: Optional[int] = None,
+        proxy_user: Optional[str] = None,
+        proxy_pass: Optional[str] = None,
+        validate_certs: Union[bool, _CaBundle, None] = None,
+        path: Optional[str] = None,
+        provider: Optional[str] = None,
+        endpoint_url: Optional[str] = None,
+        aws_session_token: Optional[str] = None,
+        connect_timeout: Optional[float] = None,
+        read_timeout: Optional[float] = None,
+        num_retries: Optional[int] = None,
+        retry_base_delay: Optional[float] = None,
+        retry_max_delay: Optional[float] = None,
+        max_record_size: Optional[int] = None,
+    ) -> Self:
+        """Settle the options (arguments, environment, boto config) and resolve the credentials."""
+
+    # Properties (src/client.rs)
+    @property
+    def host(self) -> str:
+        """The endpoint's host (and port), as boto 2's ``conn.host``."""
+    @property
+    def region_name(self) -> str:
+        """The region requests are signed for."""
+    @property
+    def region(self) -> RegionInfo:
+        """A ``RegionInfo`` for the signing region, as boto 2's ``conn.region``."""
+    @property
+    def auth_region_name(self) -> str:
+        """The signing region; boto 2 scripts set it for emulators, and setting it changes it."""
+    @auth_region_name.setter
+    def auth_region_name(self, region: str) -> None: ...
+    @property
+    def auth_service_name(self) -> str:
+        """Always ``'kinesis'``; setting it to anything else raises ValueError."""
+    @auth_service_name.setter
+    def auth_service_name(self, service: str) -> None: ...
+    @property
+    def credential_source(self) -> str:
+        """Where the credentials came from (never the credentials themselves)."""
+    @property
+    def endpoint_url(self) -> Optional[str]:
+        """The endpoint URL given or configured, or None for the region's standard endpoint."""
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+    @property
+    def max_record_size(self) -> int:
+        """The largest record (data + partition key, in bytes) accepted before sending."""
+    def close(self) -> Any:
+        """Drop the connection pools; later calls raise ValueError. Awaitable on the asyncio face."""
+
+    # Records (src/records.rs)
+    def get_shard_iterator(
+        self,
+        stream_name: str,
+        shard_id: str,
+        shard_iterator_type: str,
+        starting_sequence_number: Optional[str] = None,
+        *,
+        timestamp: Optional[_Timestamp] = None,
+    ) -> Any:
+        """Get an iterator to start reading a shard at (GetShardIterator)."""
+    def get_records(
+        self,
+        shard_iterator: str,
+        limit: Optional[int] = None,
+        b64_decode: bool = True,
+        *,
+        as_bytes: bool = False,
+    ) -> Any:
+        """Read a batch of records from a shard iterator (GetRecords)."""
+    def put_record(
+        self,
+        stream_name: str,
+        data: _Data,
+        partition_key: str,
+        explicit_hash_key: Union[str, int, None] = None,
+        sequence_number_for_ordering: Optional[str] = None,
+        exclusive_minimum_sequence_number: Optional[str] = None,
+        b64_encode: bool = True,
+    ) -> Any:
+        """Write one record to a stream (PutRecord)."""
+    def put_records(self, records: Iterable[dict[str, Any]], stream_name: str, b64_encode: bool = True) -> Any:
+        """Write up to 500 records to a stream in one request (PutRecords)."""
+
+    # Streams (src/streams.rs)
+    def create_stream(
+        self,
+        stream_name: str,
+        shard_count: Optional[int] = None,
+        *,
+        stream_mode: Optional[str] = None,
+        tags: Optional[dict[str, str]] = None,
+        max_record_size_in_kib: Optional[int] = None,
+    ) -> Any:
+        """Create a provisioned stream with ``shard_count`` shards, or an on-demand one (CreateStream)."""
+    def delete_stream(self, stream_name: str, *, enforce_consumer_deletion: Optional[bool] = None) -> Any:
+        """Delete a stream and its records (DeleteStream)."""
+    def describe_stream(
+        self, stream_name: str, limit: Optional[int] = None, exclusive_start_shard_id: Optional[str] = None
+    ) -> Any:
+        """Describe a stream: status, settings and a page of its shards (DescribeStream)."""
+    def describe_stream_summary(self, stream_name: str) -> Any:
+        """Describe a stream without listing its shards (DescribeStreamSummary)."""
+    def list_streams(
+        self,
+        limit: Optional[int] = None,
+        exclusive_start_stream_name: Optional[str] = None,
+        *,
+        next_token: Optional[str] = None,
+    ) -> Any:
+        """List one page of the account's streams (ListStreams)."""
+    def list_shards(
+        self,
+        stream_name: Optional[str] = None,
+        *,
+        next_token: Optional[str] = None,
+        exclusive_start_shard_id: Optional[str] = None,
+        max_results: Optional[int] = None,
+        stream_creation_timestamp: Optional[_Timestamp] = None,
+        shard_filter: Optional[dict[str, Any]] = None,
+        paginate: bool = False,
+    ) -> Any:
+        """List one page of a stream's shards, or every page with ``paginate=True`` (ListShards)."""
+    def merge_shards(self, stream_name: str, shard_to_merge: str, adjacent_shard_to_merge: str) -> Any:
+        """Merge two adjacent shards into one (MergeShards)."""
+    def split_shard(self, stream_name: str, shard_to_split: str, new_starting_hash_key: str) -> Any:
+        """Split a shard in two at ``new_starting_hash_key`` (SplitShard)."""
+    def add_tags_to_stream(self, stream_name: str, tags: dict[str, str]) -> Any:
+        """Add or overwrite tags on a stream (AddTagsToStream)."""
+    def list_tags_for_stream(
+        self, stream_name: str, exclusive_start_tag_key: Optional[str] = None, limit: Optional[int] = None
+    ) -> Any:
+        """List one page of a stream's tags (ListTagsForStream)."""
+    def remove_tags_from_stream(self, stream_name: str, tag_keys: Iterable[str]) -> Any:
+        """Remove tags from a stream by key (RemoveTagsFromStream)."""
+    def update_shard_count(
+        self, stream_name: str, target_shard_count: int, scaling_type: str = "UNIFORM_SCALING"
+    ) -> Any:
+        """Reshard a stream to ``target_shard_count`` shards (UpdateShardCount)."""
+    def increase_stream_retention_period(self, stream_name: str, retention_period_hours: int) -> Any:
+        """Keep a stream's records longer (IncreaseStreamRetentionPeriod)."""
+    def decrease_stream_retention_period(self, stream_name: str, retention_period_hours: int) -> Any:
+        """Keep a stream's records for less time (DecreaseStreamRetentionPeriod)."""
+    def enable_enhanced_monitoring(self, stream_name: str, shard_level_metrics: Iterable[str]) -> Any:
+        """Turn on shard-level CloudWatch metrics (EnableEnhancedMonitoring)."""
+    def disable_enhanced_monitoring(self, stream_name: str, shard_level_metrics: Iterable[str]) -> Any:
+        """Turn off shard-level CloudWatch metrics (DisableEnhancedMonitoring)."""
+    def start_stream_encryption(self, stream_name: str, encryption_type: str, key_id: str) -> Any:
+        """Encrypt a stream's new records with a KMS key (StartStreamEncryption)."""
+    def stop_stream_encryption(self, stream_name: str, encryption_type: str, key_id: str) -> Any:
+        """Stop encrypting a stream's new records (StopStreamEncryption)."""
+    def update_stream_mode(self, stream_arn: str, stream_mode: str) -> Any:
+        """Switch a stream between PROVISIONED and ON_DEMAND capacity (UpdateStreamMode)."""
+    def describe_limits(self) -> Any:
+        """The account's shard and on-demand stream limits and usage (DescribeLimits)."""
+
+    # Enhanced fan-out consumers (src/consumers.rs)
+    def register_stream_consumer(self, stream_arn: str, consumer_name: str) -> Any:
+        """Register an enhanced fan-out consumer with a stream (RegisterStreamConsumer)."""
+    def deregister_stream_consumer(
+        self, stream_arn: Optional[str] = None, consumer_name: Optional[str] = None, consumer_arn: Optional[str] = None
+    ) -> Any:
+        """Deregister a consumer, by its ARN or by stream ARN and name (DeregisterStreamConsumer)."""
+    def describe_stream_consumer(
+        self, stream_arn: Optional[str] = None, consumer_name: Optional[str] = None, consumer_arn: Optional[str] = None
+    ) -> Any:
+        """Describe a consumer, by its ARN or by stream ARN and name (DescribeStreamConsumer)."""
+    def list_stream_consumers(
+        self,
+        stream_arn: str,
+        next_token: Optional[str] = None,
+        max_results: Optional[int] = None,
+        stream_creation_timestamp: Optional[_Timestamp] = None,
+    ) -> Any:
+        """List one page of a stream's registered consumers (ListStreamConsumers)."""
+
+# KPL aggregation (src/aggregation_py.rs); documented in kinesis.aggregation.
+def aggregate(records: Iterable[_AggregateRecord]) -> bytes:
+    """Pack user records into the data of one KPL aggregated record."""
+
+def deaggregate(data: Union[bytes, bytearray]) -> Optional[list[dict[str, Any]]]:
+    """Unpack a KPL aggregated record's data; None when it is not one."""
+
+def deaggregate_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Expand the aggregated records among GetRecords-style record dicts."""
+
+def partition_key_hash(key: str) -> int:
+    """The 128-bit hash key Kinesis derives from a partition key."""
