@@ -1,0 +1,914 @@
+"""Benchmarks of kinesis against boto3 (and aiobotocore), in one command: scripts/bench
+
+By default this builds the module in release mode into its own venv (.venv-bench: maturin, boto3,
+moto[server], matplotlib and, if it installs cleanly, aiobotocore; then ``maturin develop --release``),
+re-runs itself there with ``--no-build``, starts a local Kinesis server (moto, or kinesis-mock with
+``--server kinesis-mock``), runs every workload for our client and for the peer in the same run, prints a
+table and writes ``latest.md``, ``latest.json`` and ``ratios.png`` to bench/results (or ``--out DIR``).
+
+Each client workload runs in a fresh interpreter (bench/worker.py). Client CPU is user + system time of
+that process only (``getrusage(RUSAGE_SELF)`` deltas around the measured loop, after warm-up), so the
+server, another process, is not counted; wall time and peak RSS are reported too, and so is the CPU the
+server used over the measured part, to show when the server is the bottleneck.
+
+Options: ``--quick`` (tiny sizes, for the smoke test), ``--server moto|kinesis-mock``, ``--only NAME``
+(repeatable), ``--repeat N`` (runs per client, median reported), ``--no-build``, ``--out DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.client
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+WORKER = BENCH_DIR / "worker.py"
+BENCH_VENV = ROOT / ".venv-bench"
+KINESIS_MOCK_PREFIX = ROOT / "tests" / "kinesis-mock"
+KINESIS_MOCK_DIR = KINESIS_MOCK_PREFIX / "node_modules" / "kinesis-local"
+
+ACCESS_KEY_ID = "000000000000"  # the same values as bench/worker.py
+SECRET_ACCESS_KEY = "benchsecretkeybenchsecretkey"
+REGION = "us-east-1"
+
+PACKAGES = ["maturin", "boto3", "moto[server]", "matplotlib"]
+AIOBOTOCORE_SKIP_ENV = "KINESIS_BENCH_AIOBOTOCORE_SKIPPED"  # the reason, passed from the build step
+BUILD_ENV = "KINESIS_BENCH_BUILT"  # set when the build step built the module in release mode
+
+WORKLOADS = ["startup", "put_record", "get_records_empty", "get_records_bulk", "threads", "asyncio"]
+
+# Sizes: moderate, so that the whole suite takes a few minutes on 2 cores; --quick for the smoke test.
+FULL = {
+    "startup_runs": 5,
+    "put_record": {"n": 2000, "warmup": 100},
+    "get_records_empty": {"n": 2000, "warmup": 100},
+    "get_records_bulk": {"n": 10, "warmup": 1, "records": 10_000, "record_size": 1024},
+    "threads": {"n": 2000, "warmup": 16, "threads": 8},
+    "asyncio": {"n": 2000, "warmup": 100, "concurrency": 100},
+}
+QUICK = {
+    "startup_runs": 2,
+    "put_record": {"n": 20, "warmup": 5},
+    "get_records_empty": {"n": 20, "warmup": 5},
+    "get_records_bulk": {"n": 2, "warmup": 1, "records": 100, "record_size": 1024},
+    "threads": {"n": 40, "warmup": 8, "threads": 8},
+    "asyncio": {"n": 100, "warmup": 100, "concurrency": 100},
+}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- build ---------------------------------------------------------------------------------------------
+
+
+def run_checked(cmd: list[str], **kw: Any) -> None:
+    log("$ " + " ".join(str(c) for c in cmd))
+    subprocess.run(cmd, check=True, **kw)
+
+
+def build_and_reexec(argv: list[str]) -> None:
+    """Create .venv-bench, install the packages, build the module in release mode, run this script there."""
+    python = BENCH_VENV / "bin" / "python"
+    if not python.exists():
+        run_checked([shutil.which("python3") or sys.executable, "-m", "venv", str(BENCH_VENV)])
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    skipped = ""
+    log(f"$ {' '.join(pip)} {' '.join(PACKAGES)} aiobotocore")
+    attempt = subprocess.run([*pip, *PACKAGES, "aiobotocore"], capture_output=True, text=True)
+    if attempt.returncode != 0:
+        tail = (attempt.stderr or attempt.stdout).strip().splitlines()[-3:]
+        skipped = "pip could not install aiobotocore alongside boto3: " + " / ".join(tail)
+        log(f"aiobotocore skipped: {skipped}")
+        run_checked([*pip, *PACKAGES])
+    env = dict(os.environ, VIRTUAL_ENV=str(BENCH_VENV), PATH=f"{BENCH_VENV / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    env.pop("CONDA_PREFIX", None)
+    run_checked([str(BENCH_VENV / "bin" / "maturin"), "develop", "--release", "--quiet"], cwd=ROOT, env=env)
+    env[BUILD_ENV] = "1"
+    if skipped:
+        env[AIOBOTOCORE_SKIP_ENV] = skipped
+    log(f"$ {python} {Path(__file__).relative_to(ROOT)} --no-build {' '.join(argv)}")
+    os.execve(str(python), [str(python), str(Path(__file__).resolve()), "--no-build", *argv], env)
+
+
+# --- environment and machine ---------------------------------------------------------------------------
+
+
+def hermetic_env(home: str) -> dict[str, str]:
+    """This environment without AWS/boto/proxy settings, with placeholder credentials and an empty HOME."""
+    scrubbed = {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_")) and k not in scrubbed}
+    env.update(
+        HOME=home,
+        AWS_ACCESS_KEY_ID=ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_EC2_METADATA_DISABLED="true",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    env.pop(AIOBOTOCORE_SKIP_ENV, None)
+    env.pop(BUILD_ENV, None)
+    return env
+
+
+def version_of(dist: str) -> Optional[str]:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def elf_sections(path: Path) -> set[str]:
+    """Section names of a 64-bit little-endian ELF file (empty if it is not one)."""
+    with open(path, "rb") as f:
+        header = f.read(64)
+        if header[:4] != b"\x7fELF" or header[4] != 2 or header[5] != 1:
+            return set()
+        shoff = struct.unpack_from("<Q", header, 0x28)[0]
+        shentsize, shnum, shstrndx = struct.unpack_from("<HHH", header, 0x3A)
+        f.seek(shoff)
+        table = f.read(shentsize * shnum)
+        entries = [table[i * shentsize : (i + 1) * shentsize] for i in range(shnum)]
+        strtab_offset, strtab_size = struct.unpack_from("<QQ", entries[shstrndx], 0x18)
+        f.seek(strtab_offset)
+        strtab = f.read(strtab_size)
+    names = set()
+    for entry in entries:
+        start = struct.unpack_from("<I", entry, 0)[0]
+        names.add(strtab[start : strtab.index(b"\0", start)].decode(errors="replace"))
+    return names
+
+
+def kinesis_build() -> dict[str, Any]:
+    """Which extension module the workers will import, and whether it looks like a release build."""
+    spec = importlib.util.find_spec("kinesis")
+    if spec is None or not spec.submodule_search_locations:
+        return {"path": None, "profile": "not installed"}
+    found = sorted(p for loc in spec.submodule_search_locations for p in Path(loc).glob("_kinesis*.so"))
+    if not found:
+        return {"path": None, "profile": "unknown (no _kinesis*.so found)"}
+    path = found[0]
+    try:
+        sections = elf_sections(path)
+    except (OSError, struct.error, ValueError):
+        sections = set()
+    if ".debug_info" in sections:
+        profile = "dev (has debug info)"
+    elif sections and ".symtab" not in sections:
+        profile = "release (stripped)"
+    else:
+        profile = "unknown"
+    return {"path": str(path), "profile": profile, "size_mib": round(path.stat().st_size / 2**20, 1)}
+
+
+def machine_info(server: Server) -> dict[str, Any]:
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "platform": platform.platform(),
+        "server": server.description,
+        "kinesis": version_of("kinesis"),
+        "kinesis_build": kinesis_build(),
+        "built_by_bench": os.environ.get(BUILD_ENV) == "1",
+        "boto3": version_of("boto3"),
+        "botocore": version_of("botocore"),
+        "aiobotocore": version_of("aiobotocore"),
+        "moto": version_of("moto"),
+        "interpreter": sys.executable,
+    }
+
+
+# --- the server ----------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def answers(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            headers = {"X-Amz-Target": "Kinesis_20131202.ListStreams", "Content-Type": "application/x-amz-json-1.1"}
+            conn.request("POST", "/", body=b"{}", headers=headers)
+            conn.getresponse().read()
+            return True
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException):
+        return False
+
+
+def closes_connections(port: int) -> bool:
+    """True if the server closes the connection after an answer (so every call opens a new one)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        headers = {"X-Amz-Target": "Kinesis_20131202.ListStreams", "Content-Type": "application/x-amz-json-1.1"}
+        conn.request("POST", "/", body=b"{}", headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return bool(response.will_close)
+    finally:
+        conn.close()
+
+
+@dataclass
+class Server:
+    name: str
+    description: str
+    endpoint_url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def start_server(name: str, workdir: Path, env: dict[str, str]) -> Server:
+    port = free_port()
+    env = dict(env)
+    if name == "moto":
+        if importlib.util.find_spec("moto") is None:
+            raise SystemExit("moto is not installed in this interpreter: pip install 'moto[server]'")
+        cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        cwd = str(workdir)
+        description = f"moto {version_of('moto')} (python -m moto.server: werkzeug, threaded, one process)"
+    else:
+        if not (KINESIS_MOCK_DIR / "main.js").exists():
+            run_checked(["npm", "ci", "--prefix", str(KINESIS_MOCK_PREFIX), "--no-audit", "--no-fund"])
+        node = shutil.which("node")
+        if node is None:
+            raise SystemExit("kinesis-mock needs node on PATH")
+        cmd = [node, "main.js"]
+        cwd = str(KINESIS_MOCK_DIR)  # it reads server.json (its TLS certificate) from the working directory
+        for action in (
+            "CREATE_STREAM",
+            "DELETE_STREAM",
+            "REGISTER_STREAM_CONSUMER",
+            "DEREGISTER_STREAM_CONSUMER",
+            "START_STREAM_ENCRYPTION",
+            "STOP_STREAM_ENCRYPTION",
+            "MERGE_SHARDS",
+            "SPLIT_SHARD",
+            "UPDATE_SHARD_COUNT",
+            "UPDATE_STREAM_MODE",
+        ):
+            env[f"{action}_DURATION"] = "10ms"
+        env.update(
+            KINESIS_MOCK_PLAIN_PORT=str(port),
+            KINESIS_MOCK_TLS_PORT=str(free_port()),
+            SHARD_LIMIT="10000",
+            ON_DEMAND_STREAM_COUNT_LIMIT="1000",
+            LOG_LEVEL="ERROR",
+            ROOT_LOG_LEVEL="ERROR",
+            SHOULD_PERSIST_DATA="false",
+            LOAD_DATA_IF_EXISTS="false",
+            AWS_ACCOUNT_ID=ACCESS_KEY_ID,
+        )
+        try:
+            package = json.loads((KINESIS_MOCK_DIR / "package.json").read_text())
+            version = package.get("version", "?")
+        except (OSError, ValueError):
+            version = "?"
+        node_version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+        description = f"kinesis-mock (npm kinesis-local {version}, node {node_version}, plain HTTP)"
+    log_path = workdir / f"{name}.log"
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    server = Server(name, description, f"http://127.0.0.1:{port}", process, log_path)
+    deadline = time.monotonic() + 90
+    while not answers(port):
+        if process.poll() is not None:
+            raise SystemExit(f"{name} exited with {process.returncode} on start:\n{server.log_tail()}")
+        if time.monotonic() > deadline:
+            server.stop()
+            raise SystemExit(f"{name} did not answer on port {port} within 90 s:\n{server.log_tail()}")
+        time.sleep(0.1)
+    if closes_connections(port):
+        server.description += "; it closes the connection after every answer, so each call opens a new one"
+    else:
+        server.description += "; keep-alive"
+    return server
+
+
+# --- streams (set up through boto3, not measured) ------------------------------------------------------
+
+
+def setup_client(endpoint_url: str):
+    import boto3
+
+    return boto3.client(
+        "kinesis",
+        region_name=REGION,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
+    )
+
+
+def create_stream(client, name: str, shards: int = 1) -> str:
+    client.create_stream(StreamName=name, ShardCount=shards)
+    deadline = time.monotonic() + 60
+    while client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise SystemExit(f"stream {name} did not become ACTIVE")
+        time.sleep(0.05)
+    return name
+
+
+def prefill(client, stream: str, records: int, size: int) -> None:
+    """``records`` records of ``size`` bytes of ASCII text, with put_records in batches of 500."""
+    line = b"".join(bytes([0x61 + (i % 26)]) for i in range(size))  # 'abc...'
+    for start in range(0, records, 500):
+        batch = [
+            {"Data": (b"%08d " % i + line)[:size], "PartitionKey": f"k{i}"}
+            for i in range(start, min(records, start + 500))
+        ]
+        result = client.put_records(StreamName=stream, Records=batch)
+        if result.get("FailedRecordCount"):
+            raise SystemExit(f"prefill: {result['FailedRecordCount']} records failed")
+
+
+# --- running the workers -------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One worker process's measurement, or its failure."""
+
+    result: Optional[dict[str, Any]]
+    process_wall_s: float
+    error: str = ""
+
+
+@dataclass
+class Bench:
+    server: Server
+    env: dict[str, str]
+    sizes: dict[str, Any]
+    repeat: int
+    peer_skipped: dict[str, str]
+    runs: dict[str, dict[str, list[Run]]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    def worker(self, workload: str, client: str, **options: Any) -> Run:
+        cmd = [sys.executable, str(WORKER), workload, client, self.server.endpoint_url]
+        cmd += [f"{k}={v}" for k, v in options.items()]
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=900)
+        except subprocess.TimeoutExpired:
+            return Run(None, time.perf_counter() - started, "timed out after 900 s")
+        process_wall = time.perf_counter() - started
+        if done.returncode != 0:
+            return Run(None, process_wall, f"exit {done.returncode}: {done.stderr.strip()[-2000:]}")
+        try:
+            return Run(json.loads(done.stdout.strip().splitlines()[-1]), process_wall)
+        except (ValueError, IndexError):
+            return Run(None, process_wall, f"no result: {done.stdout[-500:]} {done.stderr[-1500:]}")
+
+    def measure(self, key: str, workload: str, clients: list[str], runs: int, **options: Any) -> None:
+        """``runs`` runs per client, alternating which client goes first."""
+        slot = self.runs.setdefault(key, {c: [] for c in ("ours", "peer")})
+        for i in range(runs):
+            for client in clients if i % 2 == 0 else clients[::-1]:
+                run = self.worker(workload, client, **options)
+                slot[client].append(run)
+                if run.error:
+                    self.failures.append(f"{key} ({client}): {run.error}")
+                    log(f"  {key} {client}: FAILED {run.error}")
+                else:
+                    r = run.result or {}
+                    log(
+                        f"  {key} {client}: cpu {r['cpu_s'] * 1e3:.1f} ms, wall {r['wall_s'] * 1e3:.1f} ms "
+                        f"for {r['ops']} ops; peak RSS {r['maxrss_kib'] / 1024:.0f} MiB"
+                    )
+
+    def clients(self, workload: str) -> list[str]:
+        return ["ours"] if workload in self.peer_skipped else ["ours", "peer"]
+
+
+def run_all(bench: Bench, only: list[str], streams) -> None:
+    sizes = bench.sizes
+    pid = bench.server.process.pid
+    if "startup" in only:
+        log("startup: import + connect in a fresh interpreter")
+        bench.worker("startup", "ours")  # untimed: writes bytecode caches and warms the page cache
+        bench.worker("startup", "peer")
+        bench.measure("startup", "startup", bench.clients("startup"), sizes["startup_runs"])
+    for name in ("put_record", "get_records_empty", "get_records_bulk"):
+        if name in only:
+            log(f"{name}:")
+            opts = {k: v for k, v in sizes[name].items() if k != "record_size"}
+            bench.measure(name, name, bench.clients(name), bench.repeat, stream=streams(name), server_pid=pid, **opts)
+    if "threads" in only:
+        size = sizes["threads"]
+        for count in (1, size["threads"]):
+            log(f"threads: {count} thread(s)")
+            bench.measure(
+                f"threads-{count}",
+                "threads",
+                bench.clients("threads"),
+                bench.repeat,
+                stream=streams("threads"),
+                server_pid=pid,
+                n=size["n"],
+                warmup=size["warmup"],
+                threads=count,
+            )
+    if "asyncio" in only:
+        log("asyncio:")
+        bench.measure(
+            "asyncio",
+            "asyncio",
+            bench.clients("asyncio"),
+            bench.repeat,
+            stream=streams("asyncio"),
+            server_pid=pid,
+            **sizes["asyncio"],
+        )
+
+
+# --- summarising ---------------------------------------------------------------------------------------
+
+
+def ok_results(bench: Bench, key: str, client: str) -> list[dict[str, Any]]:
+    return [r.result for r in bench.runs.get(key, {}).get(client, []) if r.result is not None]
+
+
+def median_of(bench: Bench, key: str, client: str, metric) -> Optional[float]:
+    values = [metric(r) for r in ok_results(bench, key, client)]
+    return statistics.median(values) if values else None
+
+
+def per_op(name: str):
+    return lambda r: r[name] / r["ops"]
+
+
+def throughput(r: dict[str, Any]) -> float:
+    return r["ops"] / r["wall_s"]
+
+
+@dataclass
+class Row:
+    workload: str
+    unit: str
+    ours: Optional[float]
+    peer: Optional[float]
+    scale: float  # the unit's multiplier from seconds (1e6 for µs, ...)
+    target: str
+    met: Optional[bool]
+    note: str = ""
+    chart: str = ""  # "cost": a ratio where lower is better; "scaling": threads
+    target_ratio: Optional[float] = None
+    short: str = ""  # the chart's label
+
+    @property
+    def ratio(self) -> Optional[float]:
+        if self.ours is None or self.peer is None or self.peer == 0:
+            return None
+        return self.ours / self.peer
+
+    def cells(self) -> list[str]:
+        def fmt(value: Optional[float]) -> str:
+            if value is None:
+                return "—"
+            shown = value * self.scale
+            digits = 0 if shown >= 100 else 1 if shown >= 10 else 2
+            return f"{shown:,.{digits}f}{'' if self.unit == 'x' else ' '}{self.unit}".strip()
+
+        ratio = self.ratio
+        met = "—" if self.met is None else ("yes" if self.met else "**no**")
+        peer = fmt(self.peer) if self.peer is not None or not self.note else self.note
+        return [
+            self.workload,
+            fmt(self.ours),
+            peer,
+            "—" if ratio is None else f"{ratio:.3f}",
+            self.target,
+            met,
+        ]
+
+
+def summarise(bench: Bench) -> list[Row]:
+    rows: list[Row] = []
+    skipped = bench.peer_skipped
+
+    def cost_rows(
+        key: str, label: str, short: str, unit: str, scale: float, target: Optional[float], per: str = "call"
+    ) -> None:
+        if key not in bench.runs:
+            return
+        note = f"skipped: {skipped[key]}" if key in skipped else ""
+        cpu_ours = median_of(bench, key, "ours", per_op("cpu_s"))
+        cpu_peer = median_of(bench, key, "peer", per_op("cpu_s"))
+        ratio = None if cpu_ours is None or cpu_peer is None else cpu_ours / cpu_peer
+        rows.append(
+            Row(
+                f"{label}: client CPU per {per}",
+                unit,
+                cpu_ours,
+                cpu_peer,
+                scale,
+                "—" if target is None else f"ratio ≤ {target}",
+                None if target is None or ratio is None else ratio <= target,
+                note,
+                "cost",
+                target,
+                f"{short}\nCPU per {per}",
+            )
+        )
+        rows.append(
+            Row(
+                f"{label}: wall time per {per}",
+                unit,
+                median_of(bench, key, "ours", per_op("wall_s")),
+                median_of(bench, key, "peer", per_op("wall_s")),
+                scale,
+                "—",
+                None,
+                note,
+            )
+        )
+
+    if "startup" in bench.runs:
+        ours = median_of(bench, "startup", "ours", lambda r: r["wall_s"])
+        rows.append(
+            Row(
+                "start-up: import + connect, wall (median)",
+                "ms",
+                ours,
+                median_of(bench, "startup", "peer", lambda r: r["wall_s"]),
+                1e3,
+                "ours ≤ 20 ms",
+                None if ours is None else ours <= 0.020,
+                chart="cost",
+                short="start-up\nwall",
+            )
+        )
+    cost_rows("put_record", "put_record (100 B)", "put_record", "µs", 1e6, 0.1)
+    cost_rows("get_records_empty", "get_records, empty shard", "get_records\nempty shard", "µs", 1e6, 0.1)
+    if "get_records_bulk" in bench.runs:
+        size = bench.sizes["get_records_bulk"]
+        returned = sorted(
+            {r["records_per_call"] for c in ("ours", "peer") for r in ok_results(bench, "get_records_bulk", c)}
+        )
+        kib = size["record_size"] // 1024
+        label = f"get_records, {size['records']:,} x {kib} KiB"
+        short = f"get_records\n{size['records']:,} x {kib} KiB"
+        if returned and returned != [size["records"]]:
+            got = "/".join(f"{n:,}" for n in returned)
+            label = f"get_records, limit {size['records']:,}, {got} x {kib} KiB returned"
+            short = f"get_records\n{got} x {kib} KiB"
+        cost_rows("get_records_bulk", label, short, "ms", 1e3, 0.05)
+    count = bench.sizes["threads"]["threads"]
+    if "threads-1" in bench.runs and f"threads-{count}" in bench.runs:
+        scaling = {}
+        for client in ("ours", "peer"):
+            one = median_of(bench, "threads-1", client, throughput)
+            many = median_of(bench, f"threads-{count}", client, throughput)
+            scaling[client] = None if one is None or many is None else many / one
+        rows.append(
+            Row(
+                f"threads: put_record throughput, {count} threads ÷ 1 thread",
+                "x",
+                scaling["ours"],
+                scaling["peer"],
+                1,
+                "ours ≥ 1.7x",
+                None if scaling["ours"] is None else scaling["ours"] >= 1.7,
+                chart="scaling",
+            )
+        )
+        label = f"threads: put_record, {count} threads"
+        cost_rows(f"threads-{count}", label, f"put_record\n{count} threads", "µs", 1e6, None, per="record")
+    if "asyncio" in bench.runs:
+        width = bench.sizes["asyncio"]["concurrency"]
+        label = f"asyncio: {width} concurrent put_record"
+        short = f"asyncio put_record x{width}\nvs aiobotocore"
+        cost_rows("asyncio", label, short, "µs", 1e6, None, per="record")
+    return rows
+
+
+def markdown_table(header: list[str], lines: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(cells) + " |" for cells in lines]
+    return "\n".join(out)
+
+
+def details_table(bench: Bench) -> str:
+    lines = []
+    for key, by_client in bench.runs.items():
+        for client, runs in by_client.items():
+            results = ok_results(bench, key, client)
+            if not runs:
+                continue
+            name = {"ours": "kinesis", "peer": "aiobotocore" if key == "asyncio" else "boto3"}[client]
+            if not results:
+                lines.append([key, name, "failed", "", "", "", "", "", ""])
+                continue
+            ops = results[0]["ops"]
+            cpu = statistics.median(r["cpu_s"] for r in results)
+            wall = statistics.median(r["wall_s"] for r in results)
+            server = statistics.median(r["server_cpu_s"] for r in results)
+            rss = max(r["maxrss_kib"] for r in results) / 1024
+            process_wall = statistics.median(r.process_wall_s for r in runs if r.result is not None)
+            busy = "—" if key == "startup" or not wall or server != server else f"{server / wall:.0%}"
+            lines.append(
+                [
+                    key,
+                    name,
+                    str(len(results)),
+                    f"{ops:,}",
+                    f"{cpu * 1e3:,.1f}",
+                    f"{wall * 1e3:,.1f}",
+                    f"{cpu / wall:.0%}" if wall else "—",
+                    busy,
+                    f"{rss:,.0f}",
+                    f"{process_wall:.2f}",
+                ]
+            )
+    header = [
+        "workload",
+        "client",
+        "runs",
+        "ops/run",
+        "client CPU ms",
+        "wall ms",
+        "client CPU ÷ wall",
+        "server CPU ÷ wall",
+        "peak RSS MiB",
+        "process s",
+    ]
+    return markdown_table(header, lines)
+
+
+def command_line(argv: list[str]) -> str:
+    """The command as the user typed it: scripts/bench (which builds, then re-runs with --no-build) or run.py."""
+    if os.environ.get(BUILD_ENV) == "1" and argv[:1] == ["--no-build"]:
+        return " ".join(["scripts/bench", *argv[1:]])
+    return " ".join(["bench/run.py", *argv])
+
+
+def render_markdown(bench: Bench, rows: list[Row], info: dict[str, Any], argv: list[str]) -> str:
+    build = info["kinesis_build"]
+    built = "built by this run (maturin develop --release)" if info["built_by_bench"] else "as installed (--no-build)"
+    machine = [
+        f"- date: {info['date']}",
+        f"- CPU: {info['cpu_model']}, {info['cores']} cores ({info['usable_cores']} usable)",
+        f"- Python: {info['python']} ({info['platform']})",
+        f"- server: {info['server']}, on the same machine",
+        f"- kinesis {info['kinesis']}: {build['profile']} build, {built}",
+        f"- peers: boto3 {info['boto3']}, botocore {info['botocore']}, aiobotocore {info['aiobotocore'] or '—'}",
+        f"- command: `{command_line(argv)}`",
+    ]
+    notes = [
+        "Ratio = ours ÷ peer (for the threads row: our scaling ÷ boto3's). Client CPU is user + system time of",
+        "the client process alone (getrusage deltas around the measured loop, after warm-up); each client runs",
+        "in a fresh interpreter, and the server is another process. Start-up is the wall time of",
+        "`import kinesis` + `connect_to_region` vs `import boto3` + `boto3.client('kinesis')` inside a fresh",
+        "interpreter (median of several runs). Wall times include the local server's own time.",
+        f"Each other workload ran {bench.repeat} time(s) per client, alternating which client went first;",
+        "the medians are shown. The peer is boto3, except for asyncio, where it is aiobotocore.",
+    ]
+    parts = [
+        "# Benchmark results: kinesis vs boto3",
+        "",
+        *machine,
+        "",
+        markdown_table(["workload", "ours", "peer", "ratio", "target", "met?"], [r.cells() for r in rows]),
+        "",
+        *notes,
+        "",
+        "## Per run (medians over runs)",
+        "",
+        details_table(bench),
+        "",
+        "Server CPU ÷ wall near 100% (or above, for node's extra threads) means the server was the bottleneck:",
+        "moto's Python cannot use more than about one core, and kinesis-mock's event loop runs on one.",
+    ]
+    if bench.peer_skipped:
+        parts += ["", *(f"- {k}: peer skipped: {v}" for k, v in bench.peer_skipped.items())]
+    if bench.failures:
+        parts += ["", "## Failures", "", *(f"- {f}" for f in bench.failures)]
+    return "\n".join(parts) + "\n"
+
+
+def draw_chart(rows: list[Row], path: Path, title: str) -> str:
+    """Bar chart of the ratios; returns why it was not drawn, or ''."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        return f"matplotlib is not available ({err})"
+    costs = [r for r in rows if r.chart == "cost" and r.ratio is not None]
+    scaling = [r for r in rows if r.chart == "scaling" and r.ours is not None]
+    if not costs and not scaling:
+        return "no ratios to draw"
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 1]})
+    left, right = axes
+    labels = [r.short or r.workload for r in costs]
+    ratios = [r.ratio or 0.0 for r in costs]
+    bars = left.bar(range(len(costs)), ratios, color="tab:blue")
+    for i, row in enumerate(costs):
+        target = row.target_ratio
+        if target is None and row.workload.startswith("start-up") and row.peer:
+            target = 0.020 / row.peer  # 20 ms as a ratio of boto3's start-up
+        if target is not None:
+            left.hlines(target, i - 0.4, i + 0.4, colors="tab:red", linestyles="--")
+    left.bar_label(bars, labels=[f"{v:.3f}" for v in ratios], fontsize=8)
+    left.axhline(1.0, color="grey", linewidth=0.8)
+    left.set_yscale("log")
+    left.set_xticks(range(len(costs)), labels, fontsize=8)
+    left.set_ylabel("ours ÷ peer (log scale, lower is better)")
+    left.set_title("cost ratios (red dashes: target)")
+    names = ["kinesis", "boto3"]
+    for row in scaling:
+        values = [row.ours or 0.0, row.peer or 0.0]
+        bars = right.bar(names, values, color=["tab:blue", "tab:orange"])
+        right.bar_label(bars, labels=[f"{v:.2f}x" for v in values], fontsize=8)
+        right.axhline(1.7, color="tab:red", linestyle="--")
+        right.set_title(row.workload.split(",")[-1].strip(), fontsize=9)
+    right.set_ylabel("throughput scaling (higher is better)")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return ""
+
+
+# --- main ----------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, numbers meaningless)")
+    parser.add_argument("--server", choices=["moto", "kinesis-mock"], default="moto")
+    parser.add_argument("--only", action="append", choices=WORKLOADS, metavar="NAME", help=", ".join(WORKLOADS))
+    parser.add_argument(
+        "--repeat", type=int, help="fresh worker runs per client and workload, median reported (default 3; 1 quick)"
+    )
+    parser.add_argument("--no-build", action="store_true", help="use this interpreter as it is; build nothing")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="where results are written")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    if not args.no_build:
+        build_and_reexec(argv)  # does not return
+    only = args.only or WORKLOADS
+    sizes = QUICK if args.quick else FULL
+    peer_skipped: dict[str, str] = {}
+    if "asyncio" in only and importlib.util.find_spec("aiobotocore") is None:
+        peer_skipped["asyncio"] = os.environ.get(AIOBOTOCORE_SKIP_ENV) or "aiobotocore is not installed here"
+        log(f"asyncio: the aiobotocore side is skipped: {peer_skipped['asyncio']}")
+    if importlib.util.find_spec("boto3") is None:
+        raise SystemExit("boto3 is not installed in this interpreter")
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="kinesis-bench-") as tmp:
+        home = Path(tmp) / "home"
+        home.mkdir()
+        env = hermetic_env(str(home))
+        log(f"starting {args.server} ...")
+        server = start_server(args.server, Path(tmp), env)
+        try:
+            log(f"{args.server} at {server.endpoint_url} (pid {server.process.pid})")
+            setup = setup_client(server.endpoint_url)
+            made: dict[str, str] = {}
+
+            def streams(name: str) -> str:
+                if name not in made:
+                    made[name] = create_stream(setup, f"bench-{name.replace('_', '-')}")
+                    if name == "get_records_bulk":
+                        size = sizes[name]
+                        log(f"prefilling {made[name]} with {size['records']:,} records of {size['record_size']} B")
+                        prefill(setup, made[name], size["records"], size["record_size"])
+                return made[name]
+
+            repeat = args.repeat or (1 if args.quick else 3)
+            bench = Bench(server, env, sizes, repeat, peer_skipped)
+            started = time.monotonic()
+            run_all(bench, only, streams)
+            elapsed = time.monotonic() - started
+            info = machine_info(server)
+        finally:
+            server.stop()
+
+    rows = summarise(bench)
+    markdown = render_markdown(bench, rows, info, argv)
+    print()
+    print(markdown)
+    (args.out / "latest.md").write_text(markdown, encoding="utf-8")
+    payload = {
+        "machine": info,
+        "argv": argv,
+        "sizes": sizes,
+        "repeat": bench.repeat,
+        "elapsed_s": round(elapsed, 1),
+        "summary": [
+            {
+                "workload": r.workload,
+                "unit": r.unit,
+                "ours": None if r.ours is None else r.ours * r.scale,
+                "peer": None if r.peer is None else r.peer * r.scale,
+                "ratio": r.ratio,
+                "target": r.target,
+                "met": r.met,
+                "note": r.note,
+            }
+            for r in rows
+        ],
+        "runs": {
+            key: {
+                client: [{"result": r.result, "process_wall_s": r.process_wall_s, "error": r.error} for r in runs]
+                for client, runs in by_client.items()
+            }
+            for key, by_client in bench.runs.items()
+        },
+        "peer_skipped": peer_skipped,
+        "failures": bench.failures,
+    }
+    (args.out / "latest.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    chart = args.out / "ratios.png"
+    why_not = draw_chart(rows, chart, f"kinesis vs boto3 — {info['server']} — {info['date']}")
+    if why_not:
+        chart.unlink(missing_ok=True)
+        log(f"no chart: {why_not}")
+    written = ", ".join(str(p) for p in (args.out / "latest.md", args.out / "latest.json", chart) if p.exists())
+    log(f"wrote {written} ({elapsed:.0f} s of workloads)")
+    if bench.failures:
+        log(f"{len(bench.failures)} worker(s) failed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
