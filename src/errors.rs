@@ -153,6 +153,12 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// The request id the service sent, under either header name AWS uses.
+fn request_id(raw: &HttpResponse) -> Option<String> {
+    let headers = raw.headers();
+    headers.get("x-amzn-RequestId").or_else(|| headers.get("x-amz-request-id")).map(str::to_string)
+}
+
 /// The bare error type from a header or body value that may carry a `namespace#` prefix or a
 /// `:url` suffix (both forms appear in awsJson error responses).
 fn bare_error_type(raw: &str) -> String {
@@ -175,11 +181,7 @@ where
                 let code = context.err().code().map(bare_error_type);
                 let raw = context.raw();
                 let status = raw.status().as_u16();
-                let request_id = raw
-                    .headers()
-                    .get("x-amzn-RequestId")
-                    .or_else(|| raw.headers().get("x-amz-request-id"))
-                    .map(str::to_string);
+                let request_id = request_id(raw);
                 let body = raw.body().bytes().map(<[u8]>::to_vec).unwrap_or_default();
                 KinesisError::Service { status, body, request_id, error_type: code }
             }
@@ -201,7 +203,7 @@ where
                 // An error status whose body is not JSON (an HTML page from a proxy or load
                 // balancer): still a server error, as boto 2 raised it, with the raw text as body.
                 let raw = context.raw();
-                let request_id = raw.headers().get("x-amzn-RequestId").map(str::to_string);
+                let request_id = request_id(raw);
                 let body = raw.body().bytes().map(<[u8]>::to_vec).unwrap_or_default();
                 KinesisError::Service { status: raw.status().as_u16(), body, request_id, error_type: None }
             }

@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+from kinesis.testing import free_port, server_answers
 from scripted_server import ScriptedServer
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -32,12 +31,6 @@ REGION = "us-east-1"
 _SCRUBBED_PREFIXES = ("AWS_", "BOTO_")
 _SCRUBBED = {"BOTO_CONFIG", "BOTO_PATH", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"}
 _SCRUBBED |= {"all_proxy"}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def hermetic_env(home: str, base: Optional[dict] = None) -> dict:
@@ -89,25 +82,6 @@ class EmulatorServer:
             return ""
 
 
-def _answers(port: int) -> bool:
-    """True once something on the port answers an HTTP request with any status."""
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            conn.request(
-                "POST",
-                "/",
-                body=b"{}",
-                headers={"X-Amz-Target": "Kinesis_20131202.ListStreams", "Content-Type": "application/x-amz-json-1.1"},
-            )
-            conn.getresponse().read()
-            return True
-        finally:
-            conn.close()
-    except (OSError, http.client.HTTPException):
-        return False
-
-
 def _start_emulator(name: str, log_path: Path, home: Path) -> EmulatorServer:
     port = free_port()
     env = hermetic_env(str(home))
@@ -155,7 +129,7 @@ def _start_emulator(name: str, log_path: Path, home: Path) -> EmulatorServer:
     log.close()
     server = EmulatorServer(name, f"http://127.0.0.1:{port}", "127.0.0.1", port, process, log_path)
     deadline = time.monotonic() + 60
-    while not _answers(port):
+    while not server_answers(port):
         if process.poll() is not None:
             pytest.exit(f"{name} exited with {process.returncode} on start:\n{server.log_tail()}", 2)
         if time.monotonic() > deadline:

@@ -27,20 +27,22 @@ from typing import Any, Optional
 
 from kinesis.layer1 import KinesisConnection
 
-__all__ = ["LocalKinesisServer", "kinesis_local_server"]
+__all__ = ["LocalKinesisServer", "free_port", "kinesis_local_server", "server_answers"]
 
 # Any values work: the local server does not check signatures.
 LOCAL_ACCESS_KEY_ID = "000000000000"
 LOCAL_SECRET_ACCESS_KEY = "local-secret-access-key"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _answers(port: int) -> bool:
+def server_answers(port: int) -> bool:
+    """True once something on 127.0.0.1:``port`` answers a Kinesis ListStreams request with any status."""
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
@@ -59,7 +61,7 @@ class LocalKinesisServer:
 
     def __init__(self, port: Optional[int] = None, start_timeout: float = 30.0) -> None:
         self.host = "127.0.0.1"
-        self.port = port if port is not None else _free_port()
+        self.port = port if port is not None else free_port()
         self.start_timeout = start_timeout
         self._process: Optional[subprocess.Popen[bytes]] = None
         self._log: Optional[Any] = None
@@ -83,7 +85,7 @@ class LocalKinesisServer:
             cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
         deadline = time.monotonic() + self.start_timeout
-        while not _answers(self.port):
+        while not server_answers(self.port):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 output = self._output()
                 self.stop()
