@@ -210,7 +210,8 @@ impl Ready {
     }
 
     /// Generator protocol, for code that drives awaitables by hand.
-    fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn send(&mut self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let _ = value; // an awaitable that is already done has no use for what it is sent
         self.__next__(py)
     }
 }
