@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import threading
 import time
 
 import kinesis
@@ -309,6 +310,42 @@ def test_exactly_once_in_order_across_a_split_and_a_merge_made_while_reading(con
         assert list(status.values()).count("finished") == 0
     else:
         assert sorted(status.values()) == ["finished"] * 3 + ["reading"] * 2
+
+
+def test_an_on_demand_stream(conn):
+    name = f"on-demand-{time.monotonic_ns()}"
+    conn.create_stream(name, stream_mode="ON_DEMAND")
+    try:
+        wait_active(conn, name)
+        sent = put_numbered(conn, name, [f"k{i}" for i in range(30)], 3)
+        with kinesis.StreamReader(conn, name, "TRIM_HORIZON", idle_timeout=1.0, **FAST) as reader:
+            data = [r.data.decode() for r in reader]
+            assert len(reader.shards()) == len(shard_ids(conn, name)) > 1
+        assert sorted(data) == sorted(sent)
+    finally:
+        delete_quietly(conn, name)
+
+
+def test_other_threads_run_while_a_reader_waits(conn, stream):
+    ticks = 0
+    stop = threading.Event()
+
+    def ticker():
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=ticker)
+    reader = kinesis.StreamReader(conn, stream, idle_timeout=1.0, **FAST)
+    thread.start()
+    try:
+        assert list(reader) == []  # blocks for idle_timeout: the GIL must be free meanwhile
+    finally:
+        stop.set()
+        thread.join()
+        reader.close()
+    assert ticks > 50
 
 
 def test_a_deleted_stream_ends_reading_with_the_mapped_error(conn):
