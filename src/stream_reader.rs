@@ -20,6 +20,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
 use crate::errors::{KResult, KinesisError, Recovery};
+use crate::events::event;
 use crate::pacing::Backoff;
 use crate::shard_cursor::{ChildShardInfo, CursorOptions, ReadRecord, ShardCursor, StartAt};
 use crate::validate::StreamRef;
@@ -263,6 +264,8 @@ impl Coordinator {
     }
 
     fn shard_ended(&mut self, shard_id: &str, children: Vec<ChildShardInfo>) {
+        let child_ids: Vec<&str> = children.iter().map(|c| c.shard_id.as_str()).collect();
+        event!(info, "kinesis::reader", "{shard_id}: read to its end; children: {child_ids:?}");
         if let Some(entry) = self.shards.get_mut(shard_id) {
             entry.status = ShardStatus::Finished;
             entry.open = false;
@@ -289,6 +292,9 @@ impl Coordinator {
             let open = shard.sequence_number_range.as_ref().is_some_and(|r| r.ending_sequence_number.is_none());
             let parents: Vec<String> =
                 shard.parent_shard_id.into_iter().chain(shard.adjacent_parent_shard_id).collect();
+            if !initial && !self.shards.contains_key(&shard.shard_id) {
+                event!(info, "kinesis::reader", "new shard {} (parents {parents:?})", shard.shard_id);
+            }
             let entry = self.shards.entry(shard.shard_id).or_insert(ShardEntry {
                 parents: parents.clone(),
                 open,
@@ -331,6 +337,7 @@ impl Coordinator {
             for shard_id in ready {
                 match self.start_position(&shard_id) {
                     Some(start) => {
+                        event!(debug, "kinesis::reader", "{shard_id}: reading from {start:?}");
                         if let Some(entry) = self.shards.get_mut(&shard_id) {
                             entry.status = ShardStatus::Reading;
                             entry.read = true;
@@ -435,7 +442,11 @@ pub async fn list_shards(client: &Client, stream: &StreamRef) -> KResult<Vec<Sha
                 }
             }
             Err(err) => match err.recovery() {
-                Recovery::Throttled | Recovery::Transient => tokio::time::sleep(backoff.next_delay()).await,
+                Recovery::Throttled | Recovery::Transient => {
+                    let delay = backoff.next_delay();
+                    event!(warn, "kinesis::reader", "ListShards: {err}; retrying in {delay:?}");
+                    tokio::time::sleep(delay).await
+                }
                 Recovery::ExpiredIterator | Recovery::Fatal => return Err(err),
             },
         }
