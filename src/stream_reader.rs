@@ -132,6 +132,7 @@ pub fn spawn(runtime: &Handle, client: Client, config: ReaderConfig) -> Spawned 
         permit: None,
         positions: Arc::new(Mutex::new(positions)),
         ended: false,
+        pid: std::process::id(),
         _task: ReaderTask(handle),
     };
     Spawned { consumer, status, abort, started }
@@ -462,6 +463,8 @@ pub struct StreamConsumer {
     /// Per shard: after the last record handed out (or its end).
     positions: SharedPositions,
     ended: bool,
+    /// The process that started the reading: after `fork()`, its tasks do not exist in a child.
+    pid: u32,
     _task: ReaderTask,
 }
 
@@ -481,6 +484,12 @@ impl StreamConsumer {
     /// Wait for the next batch of records. `Ok(false)` once reading is over (every shard closed
     /// and read, or the reader closed).
     pub async fn fill(&mut self) -> KResult<bool> {
+        if self.current.is_empty() && std::process::id() != self.pid {
+            // Waiting would hang: nothing runs the reading in this process.
+            return Err(KinesisError::Python(pyo3::exceptions::PyRuntimeError::new_err(
+                "this StreamReader was made before os.fork(); make a new one in the child process",
+            )));
+        }
         while self.current.is_empty() {
             if self.ended {
                 return Ok(false);

@@ -464,3 +464,26 @@ def test_sync_and_async_faces_refuse_the_other_loop(conn, stream):
     with pytest.raises(TypeError, match=r"kinesis\.aio\.StreamReader"):
         reader.__aiter__()
     reader.close()
+
+
+def test_a_reader_made_before_fork_says_so_in_the_child(conn, stream):
+    import os
+
+    put_numbered(conn, stream, ["k"], 1)
+    reader = kinesis.StreamReader(conn, stream, "TRIM_HORIZON", idle_timeout=1.0, **FAST)
+    iterator = kinesis.ShardIterator(conn, stream, shard_ids(conn, stream)[0], "TRIM_HORIZON", idle_timeout=0.3)
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code, never return into pytest
+        code = 1
+        try:
+            try:
+                next(reader)
+                next(reader)
+            except RuntimeError as err:
+                code = 0 if "os.fork()" in str(err) else 2
+            list(iterator)  # a ShardIterator has no background tasks: it works in the child
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    reader.close()
