@@ -171,9 +171,12 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     fn from(err: SdkError<E, HttpResponse>) -> Self {
-        // These two variants only say what went wrong through the error chain.
+        // These two variants only say what went wrong through the error chain. A response error's
+        // chain is kept to one line: `DisplayErrorContext` would append a debug dump of the whole
+        // raw response (headers, body bytes, connection internals) to the exception's message.
         let chain = match &err {
-            SdkError::ResponseError(_) | SdkError::ConstructionFailure(_) => DisplayErrorContext(&err).to_string(),
+            SdkError::ResponseError(_) => error_chain(&err),
+            SdkError::ConstructionFailure(_) => DisplayErrorContext(&err).to_string(),
             _ => String::new(),
         };
         match err {

@@ -11,12 +11,14 @@ import subprocess
 import sys
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import pytest
+from fault_proxy import FaultProxy
 from kinesis.testing import free_port, server_answers
 from scripted_server import ScriptedServer
 
@@ -296,3 +298,15 @@ async def scripted_aconn(scripted: ScriptedServer):
     )
     yield connection
     await connection.close()
+
+
+@pytest.fixture
+def fault_proxy(kinesis_server: EmulatorServer, request: pytest.FixtureRequest) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the emulator (see fault_proxy.py); no faults until a test adds rules.
+
+    Its seed is ``KINESIS_FAULT_SEED`` if set, else derived from the test's id, so every test meets the
+    same faults on every run. ``fault_proxy.connect(**options)`` makes a connection through it.
+    """
+    seed = int(os.environ.get("KINESIS_FAULT_SEED") or zlib.crc32(request.node.nodeid.encode()))
+    with FaultProxy(kinesis_server.endpoint_url, seed=seed) as proxy:
+        yield proxy
