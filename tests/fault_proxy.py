@@ -52,13 +52,12 @@ import random
 import socket
 import struct
 import threading
-import time
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
-TARGET_PREFIX = "Kinesis_20131202."
+from loopback_http import LoopbackServer, QuietHandler
+
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 ENTRY_ERROR_CODES = ("ProvisionedThroughputExceededException", "InternalFailure")
 # Hop-by-hop headers are the proxy's own business on each side; the body is always re-framed.
@@ -90,30 +89,18 @@ class Fault:
 
     @classmethod
     def throttle(cls) -> Fault:
-        return cls(
-            "throttle",
-            status=400,
-            error_type="ProvisionedThroughputExceededException",
-            message="Rate exceeded for shard shardId-000000000000 in stream s under account 000000000000.",
-        )
+        message = "Rate exceeded for shard shardId-000000000000 in stream s under account 000000000000."
+        return cls("throttle", status=400, error_type="ProvisionedThroughputExceededException", message=message)
 
     @classmethod
     def limit_exceeded(cls) -> Fault:
-        return cls(
-            "limit_exceeded",
-            status=400,
-            error_type="LimitExceededException",
-            message="Rate exceeded for stream s under account 000000000000.",
-        )
+        message = "Rate exceeded for stream s under account 000000000000."
+        return cls("limit_exceeded", status=400, error_type="LimitExceededException", message=message)
 
     @classmethod
     def expire_iterator(cls) -> Fault:
-        return cls(
-            "expire_iterator",
-            status=400,
-            error_type="ExpiredIteratorException",
-            message="Iterator expired. The iterator was created at time 0 while right now it is 300001.",
-        )
+        message = "Iterator expired. The iterator was created at time 0 while right now it is 300001."
+        return cls("expire_iterator", status=400, error_type="ExpiredIteratorException", message=message)
 
     @classmethod
     def status_code(cls, status: int) -> Fault:
@@ -194,18 +181,11 @@ class _Upstream:
     body: bytes
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _ProxyServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
-        pass
+class _Handler(QuietHandler):
+    server: Any  # a QuietServer with .proxy
 
     def setup(self) -> None:
         super().setup()
-        # Headers and body go out in separate writes; without this, Nagle's algorithm and the client's
-        # delayed ACK add 40 ms to every answer.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._upstream: Optional[http.client.HTTPConnection] = None
         self.server.proxy._track(self.connection, add=True)
 
@@ -217,36 +197,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._upstream.close()
             self.server.proxy._track(self.connection, add=False)
 
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    # --- request side ---------------------------------------------------------------------------
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _handle(self) -> None:
+    def handle_request(self) -> None:
         proxy: FaultProxy = self.server.proxy
-        raw = self._read_body()
-        target = self.headers.get("X-Amz-Target", "")
-        action = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else (target or None)
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
+        raw, action, body = self.read_kinesis_request()
         rule = proxy._pick(action)
         exchange = Exchange(action=action, body=body, fault=rule.fault.kind if rule else None)
         proxy._record(exchange)
@@ -394,17 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-class _ProxyServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    proxy: FaultProxy
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # resets and clients that give up are the point of this server
-
-
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     """A threaded HTTP/1.1 proxy on 127.0.0.1 that forwards to ``upstream_url`` and injects faults."""
 
     def __init__(self, upstream_url: str, seed: int = 0) -> None:
@@ -422,12 +365,7 @@ class FaultProxy:
         self._sockets: set = set()
         self._connections: list = []
         self.connections_accepted = 0  # client TCP connections; fewer than requests means keep-alive works
-        self._stopping = threading.Event()
-        self._httpd = _ProxyServer(("127.0.0.1", 0), _Handler)
-        self._httpd.proxy = self
-        self.port: int = self._httpd.server_address[1]
-        self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        self._thread: Optional[threading.Thread] = None
+        super().__init__(_Handler, "proxy")
 
     # --- the plan -------------------------------------------------------------------------------
     def add(self, action: str, fault: Fault, rate: float = 1.0, count: Optional[int] = None) -> FaultProxy:
@@ -487,14 +425,6 @@ class FaultProxy:
         with self._lock:
             return [e for e in self.exchanges if e.forwarded and (action is None or e.action == action)]
 
-    def wait_for_requests(self, count: int = 1, timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.request_count() >= count:
-                return True
-            time.sleep(0.01)
-        return False
-
     # --- connections through the proxy ---------------------------------------------------------
     def connect(self, **options: Any) -> Any:
         """A ``kinesis`` connection through the proxy: fast retries, short timeouts (override any); closed
@@ -512,17 +442,10 @@ class FaultProxy:
         return kinesis.aio.connect_to_region("us-east-1", endpoint_url=self.endpoint_url, **{**FAST, **options})
 
     # --- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> FaultProxy:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         for connection in self._connections:
             connection.close()
         self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
         with self._lock:
             live = list(self._sockets)
         for sock in live:  # wake handlers blocked reading an idle keep-alive connection
@@ -530,11 +453,4 @@ class FaultProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        super().stop()
