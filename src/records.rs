@@ -141,7 +141,7 @@ fn explicit_hash_key(arg: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Op
         Some(v) if v.is_none() => Ok(None),
         Some(v) => {
             let text: String = if let Ok(s) = v.cast::<PyString>() {
-                s.to_cow()?.into_owned()
+                validate::utf8(arg, s)?.into_owned()
             } else if v.is_instance_of::<pyo3::types::PyInt>() && !v.is_instance_of::<pyo3::types::PyBool>() {
                 v.str()?.to_cow()?.into_owned()
             } else {
@@ -168,9 +168,7 @@ fn put_records_entry(
     let key = record
         .get_item("PartitionKey")?
         .ok_or_else(|| PyValueError::new_err(format!("{arg}: missing 'PartitionKey'")))?;
-    let key: String = key
-        .extract()
-        .map_err(|_| PyTypeError::new_err(format!("{arg}['PartitionKey']: expected str, got {}", type_name(&key))))?;
+    let key: String = validate::text(&format!("{arg}['PartitionKey']"), &key)?;
     validate::partition_key(&format!("{arg}['PartitionKey']"), &key)?;
     let data = validate::payload(&format!("{arg}['Data']"), &data, b64_encode)?;
     let size = data.len() + key.len();
@@ -178,10 +176,12 @@ fn put_records_entry(
     let hash_key =
         explicit_hash_key(&format!("{arg}['ExplicitHashKey']"), record.get_item("ExplicitHashKey")?.as_ref())?;
     for field in record.keys() {
-        let name: String = field.extract().unwrap_or_default();
-        if !matches!(name.as_str(), "Data" | "PartitionKey" | "ExplicitHashKey") {
+        let known =
+            field.extract::<String>().is_ok_and(|n| matches!(n.as_str(), "Data" | "PartitionKey" | "ExplicitHashKey"));
+        if !known {
             return Err(PyValueError::new_err(format!(
-                "{arg}: unknown field {name:?} (expected Data, PartitionKey, ExplicitHashKey)"
+                "{arg}: unknown field {} (expected Data, PartitionKey, ExplicitHashKey)",
+                field.repr()?
             )));
         }
     }
