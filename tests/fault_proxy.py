@@ -21,11 +21,13 @@ Fault kinds (``Fault.<kind>(...)``; a fault's ``kind`` is its key in ``counts``)
 ==================  ==========================================================================================
 ``throttle``        400 ``ProvisionedThroughputExceededException``, JSON body as the service sends it; not forwarded
 ``limit_exceeded``  400 ``LimitExceededException``; not forwarded
-``status(code)``    ``code`` (500 → ``InternalFailure``, 503 → ``ServiceUnavailable``) with a JSON error body
+``status_code(c)``  HTTP ``c`` (500 → ``InternalFailure``, 503 → ``ServiceUnavailable``), JSON error body;
+                    its kind (the key in ``counts``) is ``status``
 ``fail_entries(f)`` PutRecords only: a fraction ``f`` of the entries fail with ``ErrorCode``
                     ``ProvisionedThroughputExceededException`` / ``InternalFailure`` in an HTTP 200. As the
                     service does, failed entries are not written (the rest are forwarded and their real
-                    results spliced in); ``withhold=False`` forwards all and only rewrites the answer.
+                    results spliced in; the trimmed request's signature no longer matches, which the
+                    emulators do not check); ``withhold=False`` forwards all and only rewrites the answer.
 ``reset_before``    read the request, then reset the connection (RST) without forwarding or answering
 ``reset_after``     forward (the emulator does the work), then reset: "the service accepted it, the answer
                     was lost"; a retried put writes the record twice
@@ -38,7 +40,12 @@ Fault kinds (``Fault.<kind>(...)``; a fault's ``kind`` is its key in ``counts``)
 
 ``proxy.exchanges`` records every request: its action, JSON body, the fault applied (or None) and whether it
 reached the emulator; ``proxy.counts`` counts faults by kind; ``proxy.faults(action)`` is the sequence of
-faults (or None) the action's requests met, in arrival order.
+faults (or None) the action's requests met, in arrival order; ``proxy.forwarded(action)`` the exchanges that
+reached the emulator; ``proxy.connections_accepted`` the client connections (fewer than requests: keep-alive).
+``proxy.clear()`` drops the rules. ``proxy.connect(**options)`` / ``proxy.aconnect(**options)`` make a
+``kinesis`` / ``kinesis.aio`` connection through the proxy with fast retries and short timeouts. In the tests,
+the ``fault_proxy`` fixture (conftest.py) is a started proxy in front of the session's emulator, seeded from
+the test's id (or ``KINESIS_FAULT_SEED``).
 
 Only the standard library is used, so the proxy can run anywhere the tests run.
 """
