@@ -13,6 +13,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -250,6 +251,20 @@ def make_stream(conn, shard_count: int = 2, prefix: str = "test") -> str:
     assert conn.create_stream(name, shard_count) is None
     wait_active(conn, name)
     return name
+
+
+@contextmanager
+def emulator_stream(kinesis_server: EmulatorServer, shard_count: int, prefix: str) -> Iterator[str]:
+    """A stream made straight on the emulator (for tests that talk to it through a proxy), deleted after."""
+    import kinesis
+
+    direct = kinesis.connect_to_region(REGION, endpoint_url=kinesis_server.endpoint_url)
+    name = make_stream(direct, shard_count, prefix=prefix)
+    try:
+        yield name
+    finally:
+        delete_quietly(direct, name)
+        direct.close()
 
 
 @pytest.fixture

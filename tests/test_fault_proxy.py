@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import kinesis
 import pytest
-from conftest import REGION, delete_quietly, make_stream
+from conftest import REGION, emulator_stream
 from fault_proxy import ENTRY_ERROR_CODES, Fault, FaultProxy
 from kinesis import exceptions as kx
 
@@ -25,11 +25,8 @@ SHARD = "shardId-000000000000"
 @pytest.fixture(scope="module")
 def shared_stream(kinesis_server):
     """One 1-shard stream for the whole matrix (streams are slow to make on kinesis-mock)."""
-    direct = kinesis.connect_to_region(REGION, endpoint_url=kinesis_server.endpoint_url)
-    name = make_stream(direct, 1, prefix="faults")
-    yield name
-    delete_quietly(direct, name)
-    direct.close()
+    with emulator_stream(kinesis_server, 1, "faults") as name:
+        yield name
 
 
 def trim_horizon(conn, stream: str, shard: str = SHARD) -> str:

@@ -11,7 +11,7 @@ from collections import Counter
 
 import kinesis
 import pytest
-from conftest import REGION, delete_quietly, make_stream
+from conftest import REGION, emulator_stream
 from fault_proxy import Fault
 from kinesis import exceptions as kx
 
@@ -21,11 +21,8 @@ BATCH = 500
 
 @pytest.fixture
 def wide_stream(kinesis_server):
-    direct = kinesis.connect_to_region(REGION, endpoint_url=kinesis_server.endpoint_url)
-    name = make_stream(direct, 4, prefix="scenario")
-    yield name
-    delete_quietly(direct, name)
-    direct.close()
+    with emulator_stream(kinesis_server, 4, "scenario") as name:
+        yield name
 
 
 def put_all(conn, stream: str, records: list) -> Counter:

@@ -6,20 +6,16 @@ The time bounds here are hang detectors, generous on purpose, not performance cl
 from __future__ import annotations
 
 import asyncio
-import signal
 import socket
-import subprocess
-import sys
-import textwrap
 import time
 from collections.abc import Iterator
 
 import kinesis
 import kinesis.aio
 import pytest
+from child_process import interrupt_when, run_python, start_python
 from fault_proxy import Fault
 from kinesis import exceptions as kx
-from test_runtime import run_python
 
 HANG_BOUND = 10.0  # seconds: anything slower than this is a hang, not a slow machine
 
@@ -95,37 +91,9 @@ async def test_a_timed_out_call_leaves_the_loop_and_connection_usable(fault_prox
 # --- Ctrl-C ---------------------------------------------------------------------------------------
 
 
-def start_script(code: str, tmp_path, name: str) -> subprocess.Popen:
-    script = tmp_path / name
-    script.write_text(textwrap.dedent(code))
-    return subprocess.Popen(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-
-
-def interrupt_when(proc: subprocess.Popen, ready, settle: float = 0.3) -> tuple[str, str, float]:
-    """Wait for ``ready()``, send SIGINT, and return the child's output and how long it took to end."""
-    try:
-        assert ready(), "the child never reached the blocking call"
-        time.sleep(settle)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=HANG_BOUND * 2)
-        return out, err, time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
 def test_keyboard_interrupt_then_the_connection_still_works(fault_proxy, stream, tmp_path):
     fault_proxy.add("PutRecord", Fault.delay(60), count=1)
-    proc = start_script(
+    proc = start_python(
         f"""
         import kinesis
 
@@ -152,7 +120,7 @@ def test_keyboard_interrupt_then_the_connection_still_works(fault_proxy, stream,
 def test_keyboard_interrupt_during_retry_backoff(fault_proxy, tmp_path):
     # Every answer is a throttle and the backoff is long: Ctrl-C lands while the call waits to retry.
     fault_proxy.add("ListStreams", Fault.throttle())
-    proc = start_script(
+    proc = start_python(
         f"""
         import kinesis
 
