@@ -34,7 +34,7 @@ def table(cases: list) -> dict:
 def assert_clean_error(call: Callable[[], Any], expected: Any, text: str) -> BaseException:
     try:
         call()
-    except BaseException as err:
+    except BaseException as err:  # a PanicException is a BaseException: catch it to report it
         assert type(err).__name__ != "PanicException", f"Rust panic: {err!r}"
         assert not isinstance(err, (SystemError, KeyboardInterrupt, SystemExit)), repr(err)
         assert isinstance(err, expected), f"expected {expected}, got {err!r}"
