@@ -212,7 +212,7 @@ def test_exit_with_sync_and_async_calls_in_flight(fault_proxy, stream, tmp_path)
         async def main():
             conn = kinesis.aio.connect_to_region("us-east-1", endpoint_url=url, read_timeout=120)
             asyncio.ensure_future(conn.list_shards(name))
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.5)  # time for all three calls to reach the proxy, even on a busy machine
 
         asyncio.run(main())
         print("leaving", flush=True)
