@@ -71,6 +71,12 @@ pub async fn get_records(
         // cannot be checkpointed or resumed from, so the page is not usable.
         return Err(malformed("GetRecords", "a record without a SequenceNumber"));
     }
+    // No iterator means "the shard is closed" to a reader, which then stops reading it. The
+    // service sends MillisBehindLatest on every page and ChildShards on a closed shard's last
+    // one, so a page with none of the three (an empty body, `{}`) is a broken answer, not the end.
+    if output.next_shard_iterator.is_none() && output.child_shards.is_none() && output.millis_behind_latest.is_none() {
+        return Err(malformed("GetRecords", "no NextShardIterator, ChildShards or MillisBehindLatest"));
+    }
     Ok(RecordsPage { output, format })
 }
 
