@@ -304,6 +304,28 @@ fn next_awaitable<S: RecordSource>(
     into_awaitable(py, async move { Ok(NextRecord(fut.await)) }).map(Bound::unbind)
 }
 
+/// How long iteration waits for a record before it ends; settable while iterating.
+struct IdleTimeout(Mutex<Option<Duration>>);
+
+impl IdleTimeout {
+    fn new(value: Option<Duration>) -> Self {
+        IdleTimeout(Mutex::new(value))
+    }
+
+    fn get(&self) -> Option<Duration> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set(&self, seconds: Option<f64>) -> PyResult<()> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = optional_seconds("idle_timeout", seconds)?;
+        Ok(())
+    }
+
+    fn seconds(&self) -> Option<f64> {
+        self.get().map(|d| d.as_secs_f64())
+    }
+}
+
 fn is_asynchronous(cls: &Bound<'_, PyType>) -> bool {
     cls.getattr("_asynchronous").and_then(|v| v.is_truthy()).unwrap_or(false)
 }
@@ -461,7 +483,7 @@ pub struct ShardIterator {
     asynchronous: bool,
     stream_name: String,
     shard_id: String,
-    idle_timeout: Option<Duration>,
+    idle_timeout: IdleTimeout,
 }
 
 /// Parses the boto-style iterator arguments into where the cursor starts.
@@ -573,7 +595,7 @@ impl ShardIterator {
             asynchronous,
             stream_name,
             shard_id,
-            idle_timeout,
+            idle_timeout: IdleTimeout::new(idle_timeout),
         })
     }
 
@@ -588,7 +610,7 @@ impl ShardIterator {
         if self.asynchronous {
             return Err(PyTypeError::new_err("this is kinesis.aio.ShardIterator: use `async for`"));
         }
-        next_blocking(py, &self.source, self.idle_timeout)
+        next_blocking(py, &self.source, self.idle_timeout.get())
     }
 
     fn __aiter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
@@ -601,12 +623,24 @@ impl ShardIterator {
     }
 
     fn __anext__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        next_awaitable(py, &self.source, self.idle_timeout)
+        next_awaitable(py, &self.source, self.idle_timeout.get())
     }
 
     #[getter]
     fn stream_name(&self) -> &str {
         &self.stream_name
+    }
+
+    /// Seconds without a record after which iteration ends (None: wait forever); may be changed
+    /// between loops, e.g. to drain what is left with a short wait.
+    #[getter]
+    fn get_idle_timeout(&self) -> Option<f64> {
+        self.idle_timeout.seconds()
+    }
+
+    #[setter]
+    fn set_idle_timeout(&self, seconds: Option<f64>) -> PyResult<()> {
+        self.idle_timeout.set(seconds)
     }
 
     #[getter]
@@ -741,7 +775,7 @@ pub struct StreamReader {
     asynchronous: bool,
     stream_name: String,
     checkpoints: Option<Py<PyAny>>,
-    idle_timeout: Option<Duration>,
+    idle_timeout: IdleTimeout,
 }
 
 fn reader_start(value: &Bound<'_, PyAny>) -> PyResult<StartAt> {
@@ -860,7 +894,7 @@ impl StreamReader {
             asynchronous,
             stream_name,
             checkpoints: checkpoints.map(Bound::unbind),
-            idle_timeout,
+            idle_timeout: IdleTimeout::new(idle_timeout),
         })
     }
 
@@ -875,7 +909,7 @@ impl StreamReader {
         if self.asynchronous {
             return Err(PyTypeError::new_err("this is kinesis.aio.StreamReader: use `async for`"));
         }
-        next_blocking(py, &self.source, self.idle_timeout)
+        next_blocking(py, &self.source, self.idle_timeout.get())
     }
 
     fn __aiter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
@@ -888,12 +922,24 @@ impl StreamReader {
     }
 
     fn __anext__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        next_awaitable(py, &self.source, self.idle_timeout)
+        next_awaitable(py, &self.source, self.idle_timeout.get())
     }
 
     #[getter]
     fn stream_name(&self) -> &str {
         &self.stream_name
+    }
+
+    /// Seconds without a record after which iteration ends (None: wait forever); may be changed
+    /// between loops, e.g. to drain what is left with a short wait.
+    #[getter]
+    fn get_idle_timeout(&self) -> Option<f64> {
+        self.idle_timeout.seconds()
+    }
+
+    #[setter]
+    fn set_idle_timeout(&self, seconds: Option<f64>) -> PyResult<()> {
+        self.idle_timeout.set(seconds)
     }
 
     /// Per shard, after the last record handed out: ``{'sequence_number', 'sub_sequence_number'}``

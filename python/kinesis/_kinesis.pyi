@@ -376,6 +376,11 @@ class ShardIterator:
     @property
     def shard_id(self) -> str: ...
     @property
+    def idle_timeout(self) -> Optional[float]:
+        """Seconds without a record after which iteration ends (None: forever); settable."""
+    @idle_timeout.setter
+    def idle_timeout(self, seconds: Optional[float]) -> None: ...
+    @property
     def position(self) -> Optional[_Position]:
         """After the last record handed out, "SHARD_END", or None before the first record."""
     @property
@@ -417,6 +422,11 @@ class StreamReader:
     def __anext__(self) -> Awaitable[Record]: ...
     @property
     def stream_name(self) -> str: ...
+    @property
+    def idle_timeout(self) -> Optional[float]:
+        """Seconds without a record after which iteration ends (None: forever); settable."""
+    @idle_timeout.setter
+    def idle_timeout(self, seconds: Optional[float]) -> None: ...
     @property
     def positions(self) -> dict[str, _Position]:
         """Per shard, after the last record handed out; what checkpoint() saves."""
