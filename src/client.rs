@@ -132,7 +132,7 @@ impl Connection {
         self.session.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    fn check_open(&self) -> PyResult<()> {
+    pub fn check_open(&self) -> PyResult<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(PyValueError::new_err("this connection is closed; make a new one with kinesis.connect_to_region()"))
         } else {

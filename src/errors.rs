@@ -232,3 +232,38 @@ where
         }
     }
 }
+
+/// What a long-running reader or producer should do about a failed call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// The service asked us to slow down: wait with backoff and try again.
+    Throttled,
+    /// The shard iterator is too old: get a new one from the last position, then try again.
+    ExpiredIterator,
+    /// A failure that usually passes (5xx, reset, timeout, garbled answer): back off and retry.
+    Transient,
+    /// Retrying cannot help (missing stream, no permission, bad argument): give up and report.
+    Fatal,
+}
+
+impl KinesisError {
+    pub fn recovery(&self) -> Recovery {
+        match self {
+            KinesisError::Service { status, error_type, .. } => match error_type.as_deref() {
+                Some("ProvisionedThroughputExceededException" | "LimitExceededException" | "ThrottlingException")
+                | Some("KMSThrottlingException") => Recovery::Throttled,
+                Some("ExpiredIteratorException") => Recovery::ExpiredIterator,
+                Some("InternalFailure" | "InternalFailureException" | "ServiceUnavailable") => Recovery::Transient,
+                _ if *status >= 500 || *status == 429 => Recovery::Transient,
+                _ => Recovery::Fatal,
+            },
+            KinesisError::Timeout(_) | KinesisError::Connection(_) | KinesisError::Response { .. } => {
+                Recovery::Transient
+            }
+            KinesisError::InvalidArgument { .. }
+            | KinesisError::NoCredentials(_)
+            | KinesisError::Python(_)
+            | KinesisError::Internal(_) => Recovery::Fatal,
+        }
+    }
+}

@@ -9,8 +9,12 @@ mod consumers;
 mod convert;
 mod credentials;
 mod errors;
+mod pacing;
+mod reader_py;
 mod records;
 mod runtime;
+mod shard_cursor;
+mod stream_reader;
 mod streams;
 mod validate;
 
@@ -22,5 +26,6 @@ fn _kinesis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Connection>()?;
     m.add_function(wrap_pyfunction!(runtime::_shutdown_runtimes, m)?)?;
     aggregation_py::register(m)?;
+    reader_py::register(m)?;
     Ok(())
 }

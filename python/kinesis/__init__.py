@@ -15,10 +15,12 @@ from __future__ import annotations
 import atexit as _atexit
 from typing import TYPE_CHECKING
 
-from kinesis import exceptions
+from kinesis import checkpoints, exceptions
 from kinesis._connect import check_connect_arguments as _check_connect_arguments
 from kinesis._kinesis import __version__, _shutdown_runtimes
+from kinesis.checkpoints import FileCheckpointStore, MemoryCheckpointStore
 from kinesis.layer1 import KinesisConnection
+from kinesis.reader import Record, ShardIterator, StreamReader
 from kinesis.regioninfo import RegionInfo
 from kinesis.regioninfo import regions as _regions
 
@@ -28,9 +30,15 @@ if TYPE_CHECKING:  # stub-only names: the keyword arguments connect_to_region() 
     from kinesis._kinesis import _ConnectKwargs
 
 __all__ = [
+    "FileCheckpointStore",
     "KinesisConnection",
+    "MemoryCheckpointStore",
+    "Record",
     "RegionInfo",
+    "ShardIterator",
+    "StreamReader",
     "__version__",
+    "checkpoints",
     "connect_to_region",
     "exceptions",
     "regions",

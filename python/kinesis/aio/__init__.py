@@ -15,10 +15,13 @@ from typing import Any
 
 from kinesis._connect import ConnectionMixin, check_connect_arguments
 from kinesis._kinesis import Connection as _Connection
+from kinesis._kinesis import Record
+from kinesis._kinesis import ShardIterator as _ShardIterator
+from kinesis._kinesis import StreamReader as _StreamReader
 from kinesis.regioninfo import RegionInfo
 from kinesis.regioninfo import regions as _regions
 
-__all__ = ["KinesisConnection", "connect_to_region", "regions"]
+__all__ = ["KinesisConnection", "Record", "ShardIterator", "StreamReader", "connect_to_region", "regions"]
 
 
 class KinesisConnection(ConnectionMixin, _Connection):
@@ -31,6 +34,18 @@ class KinesisConnection(ConnectionMixin, _Connection):
 
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.close()
+
+
+class ShardIterator(_ShardIterator):
+    """:class:`kinesis.ShardIterator` for ``async for``; opened on the first ``__anext__``."""
+
+    _asynchronous = True
+
+
+class StreamReader(_StreamReader):
+    """:class:`kinesis.StreamReader` for ``async for``; ``close()`` and ``checkpoint()`` are awaitable."""
+
+    _asynchronous = True
 
 
 def connect_to_region(region_name: str, **kw_params: Any) -> KinesisConnection:
