@@ -69,7 +69,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"kinesis: error: {err}", file=sys.stderr)
         return err.exit_code
     except KinesisError as err:
-        print(f"kinesis: {_error_line(err)}", file=sys.stderr)
+        print(f"kinesis: error: {_error_line(err)}", file=sys.stderr)
         return 1
     except ValueError as err:  # the module's own argument checks, which name what was wrong
         print(f"kinesis: error: {_error_line(err)}", file=sys.stderr)

@@ -189,6 +189,7 @@ def run_put(conn: KinesisConnection, args: argparse.Namespace) -> int:
             if tally.put:
                 print(f"kinesis: {tally.put} records were put before this error:", file=sys.stderr)
             raise
+        progress.update(source.position(seen), tally.put, tally.failed, force=True)
         progress.close()
     print(_summary(args.stream, tally, time.monotonic() - started, args.max_attempts))
     return 1 if tally.failed or tally.rejected else 0
