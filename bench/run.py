@@ -49,11 +49,19 @@ ACCESS_KEY_ID = "000000000000"  # the same values as bench/worker.py
 SECRET_ACCESS_KEY = "benchsecretkeybenchsecretkey"
 REGION = "us-east-1"
 
-PACKAGES = ["maturin", "boto3", "moto[server]", "matplotlib"]
+PACKAGES = ["maturin", "boto3", "moto[server]", "matplotlib", "aws-kinesis-agg"]
 AIOBOTOCORE_SKIP_ENV = "KINESIS_BENCH_AIOBOTOCORE_SKIPPED"  # the reason, passed from the build step
 BUILD_ENV = "KINESIS_BENCH_BUILT"  # set when the build step built the module in release mode
 
-WORKLOADS = ["startup", "put_record", "get_records_empty", "get_records_bulk", "threads", "asyncio"]
+WORKLOADS = [
+    "startup",
+    "put_record",
+    "get_records_empty",
+    "get_records_bulk",
+    "threads",
+    "asyncio",
+    "reader_deaggregate",
+]
 
 # Sizes: moderate, so that the whole suite takes a few minutes on 2 cores; --quick for the smoke test.
 FULL = {
@@ -63,6 +71,7 @@ FULL = {
     "get_records_bulk": {"n": 10, "warmup": 1, "records": 10_000, "record_size": 1024},
     "threads": {"n": 2000, "warmup": 16, "threads": 8},
     "asyncio": {"n": 2000, "warmup": 100, "concurrency": 100},
+    "reader_deaggregate": {"n": 3, "warmup": 1, "records": 100_000, "record_size": 100},
 }
 QUICK = {
     "startup_runs": 2,
@@ -71,6 +80,7 @@ QUICK = {
     "get_records_bulk": {"n": 2, "warmup": 1, "records": 100, "record_size": 1024},
     "threads": {"n": 40, "warmup": 8, "threads": 8},
     "asyncio": {"n": 100, "warmup": 100, "concurrency": 100},
+    "reader_deaggregate": {"n": 1, "warmup": 0, "records": 1000, "record_size": 100},
 }
 
 
@@ -392,6 +402,24 @@ def prefill(client, stream: str, records: int, size: int) -> None:
             raise SystemExit(f"prefill: {result['FailedRecordCount']} records failed")
 
 
+def prefill_aggregated(client, stream: str, records: int, size: int, per_aggregate: int = 400) -> None:
+    """``records`` user records of ``size`` bytes packed ``per_aggregate`` to a KPL aggregate (about
+    the KPL's 51,200-byte default for 100-byte records), put with put_records."""
+    from kinesis.aggregation import aggregate
+
+    line = bytes(0x61 + (i % 26) for i in range(size))
+    aggregates = []
+    for start in range(0, records, per_aggregate):
+        users = [
+            (f"k{i % 1000}", (b"%08d " % i + line)[:size]) for i in range(start, min(records, start + per_aggregate))
+        ]
+        aggregates.append({"Data": aggregate(users), "PartitionKey": "a"})
+    for start in range(0, len(aggregates), 50):
+        result = client.put_records(StreamName=stream, Records=aggregates[start : start + 50])
+        if result.get("FailedRecordCount"):
+            raise SystemExit(f"prefill: {result['FailedRecordCount']} aggregates failed")
+
+
 # --- running the workers -------------------------------------------------------------------------------
 
 
@@ -459,7 +487,7 @@ def run_all(bench: Bench, only: list[str], streams) -> None:
         bench.worker("startup", "ours")  # untimed: writes bytecode caches and warms the page cache
         bench.worker("startup", "peer")
         bench.measure("startup", "startup", bench.clients("startup"), sizes["startup_runs"])
-    for name in ("put_record", "get_records_empty", "get_records_bulk"):
+    for name in ("put_record", "get_records_empty", "get_records_bulk", "reader_deaggregate"):
         if name in only:
             log(f"{name}:")
             opts = {k: v for k, v in sizes[name].items() if k != "record_size"}
@@ -625,6 +653,11 @@ def summarise(bench: Bench) -> list[Row]:
             short = f"get_records\n{got} x {kib} KiB"
         cost_rows("get_records_bulk", label, short, "ms", 1e3, 0.05)
     count = bench.sizes["threads"]["threads"]
+    if "reader_deaggregate" in bench.runs:
+        records = bench.sizes["reader_deaggregate"]["records"]
+        label = f"reader: {records:,} aggregated records read + de-aggregated, vs boto3 + aws-kinesis-agg"
+        short = f"reader\n{records:,} aggregated"
+        cost_rows("reader_deaggregate", label, short, "µs", 1e6, 0.1, per="record")
     if "threads-1" in bench.runs and f"threads-{count}" in bench.runs:
         scaling = {}
         for client in ("ours", "peer"):
@@ -851,6 +884,13 @@ def main(argv: list[str]) -> int:
                         size = sizes[name]
                         log(f"prefilling {made[name]} with {size['records']:,} records of {size['record_size']} B")
                         prefill(setup, made[name], size["records"], size["record_size"])
+                    if name == "reader_deaggregate":
+                        size = sizes[name]
+                        log(
+                            f"prefilling {made[name]} with {size['records']:,} aggregated records"
+                            f" of {size['record_size']} B"
+                        )
+                        prefill_aggregated(setup, made[name], size["records"], size["record_size"])
                 return made[name]
 
             repeat = args.repeat or (1 if args.quick else 3)

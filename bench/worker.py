@@ -233,6 +233,67 @@ def get_records_bulk(
     }
 
 
+def reader_deaggregate(
+    client: str, endpoint: str, stream: str, n: int, warmup: int, server_pid: int, records: str, **_: str
+) -> dict:
+    """Read ``records`` KPL-aggregated user records from one shard, de-aggregated, touching each
+    record's data and partition key: ``kinesis.ShardIterator`` vs boto3 get_records +
+    ``aws_kinesis_agg.deaggregator.deaggregate_records``. ``n`` full reads, each from TRIM_HORIZON."""
+    expected = int(records)
+    conn = connect(client, endpoint)
+    shard = (
+        conn.list_shards(stream)["Shards"][0]["ShardId"]
+        if client == "ours"
+        else conn.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
+    )
+
+    def read_ours() -> int:
+        import kinesis
+
+        # Calls paced only by the server: CPU is what is measured, and sleeping costs none.
+        iterator = kinesis.ShardIterator(
+            conn, stream, shard, "TRIM_HORIZON", max_calls_per_second=1000, idle_interval=0
+        )
+        count = size = 0
+        for record in iterator:
+            size += len(record.data) + len(record.partition_key)
+            count += 1
+            if count == expected:
+                break
+        return count
+
+    def read_peer() -> int:
+        import base64
+
+        from aws_kinesis_agg.deaggregator import iter_deaggregate_records
+
+        iterator = conn.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+        count = size = 0
+        while count < expected:
+            response = conn.get_records(ShardIterator=iterator, Limit=10_000)
+            # The library's way for boto3 records: it hands back Lambda-shaped records, data in base64.
+            for record in iter_deaggregate_records(response["Records"], data_format="Boto3"):
+                user = record["kinesis"]
+                size += len(base64.b64decode(user["data"])) + len(user["partitionKey"])
+                count += 1
+            iterator = response["NextShardIterator"]
+        return count
+
+    read = read_ours if client == "ours" else read_peer
+    for _i in range(warmup):
+        read()
+    meter = Meter(server_pid)
+    counts = []
+    for _i in range(n):
+        with meter:
+            counts.append(read())
+    if set(counts) != {expected}:
+        raise SystemExit(f"read {counts} records, expected {expected} each time")
+    return {"cpu_s": meter.cpu_s, "wall_s": meter.wall_s, "ops": n * expected, "server_cpu_s": meter.server_cpu_s}
+
+
 def threads(
     client: str, endpoint: str, stream: str, n: int, warmup: int, server_pid: int, threads: str, **_: str
 ) -> dict:
@@ -334,6 +395,7 @@ WORKLOADS = {
     "put_record": put_record,
     "get_records_empty": get_records_empty,
     "get_records_bulk": get_records_bulk,
+    "reader_deaggregate": reader_deaggregate,
     "threads": threads,
     "asyncio": asyncio_puts,
 }

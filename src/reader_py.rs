@@ -210,7 +210,8 @@ impl Ready {
     }
 
     /// Generator protocol, for code that drives awaitables by hand.
-    fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn send(&mut self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let _ = value; // an awaitable that is already done has no use for what it is sent
         self.__next__(py)
     }
 }
@@ -840,13 +841,23 @@ impl StreamReader {
         };
         let client = session.client(Flavor::Background).map_err(|e| e.into_pyerr(py))?;
         let runtime = background_handle()?;
-        let (consumer, status, abort) = stream_reader::spawn(&runtime, client, config);
+        let stream_reader::Spawned { consumer, status, abort, started } =
+            stream_reader::spawn(&runtime, client, config);
+        let asynchronous = is_asynchronous(cls);
+        if !asynchronous {
+            // Wait until every shard has its iterator, so that LATEST means "from now" and a
+            // missing stream fails here. The asyncio face cannot wait in a constructor.
+            if let Ok(Err(err)) = block_on(py, started)? {
+                abort.abort();
+                return Err(err.into_pyerr(py));
+            }
+        }
         Ok(StreamReader {
             positions: consumer.positions(),
             source: Arc::new(tokio::sync::Mutex::new(consumer)),
             status,
             abort,
-            asynchronous: is_asynchronous(cls),
+            asynchronous,
             stream_name,
             checkpoints: checkpoints.map(Bound::unbind),
             idle_timeout,

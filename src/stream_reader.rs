@@ -16,7 +16,7 @@ use aws_sdk_kinesis::types::Shard;
 use aws_sdk_kinesis::Client;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
 use crate::errors::{KResult, KinesisError, Recovery};
@@ -101,8 +101,19 @@ impl Drop for ReaderTask {
 /// they can be read while another thread waits for records.
 pub type SharedPositions = Arc<Mutex<HashMap<Arc<str>, Checkpoint>>>;
 
-/// Start reading in the background on `runtime`. Aborting the returned handle stops it.
-pub fn spawn(runtime: &Handle, client: Client, config: ReaderConfig) -> (StreamConsumer, SharedStatus, AbortHandle) {
+/// A started reader: its consumer end, shard states, and a handle that stops it.
+pub struct Spawned {
+    pub consumer: StreamConsumer,
+    pub status: SharedStatus,
+    pub abort: AbortHandle,
+    /// Resolves once every shard the reader starts with has its iterator (so LATEST means
+    /// "from now"), or with the error that stopped the start. If nobody waits for it, that error
+    /// is delivered to the consumer instead.
+    pub started: oneshot::Receiver<KResult<()>>,
+}
+
+/// Start reading in the background on `runtime`.
+pub fn spawn(runtime: &Handle, client: Client, config: ReaderConfig) -> Spawned {
     let (tx, rx) = unbounded_channel();
     let status: SharedStatus = Arc::new(Mutex::new(HashMap::new()));
     let positions: HashMap<Arc<str>, Checkpoint> = config
@@ -110,7 +121,8 @@ pub fn spawn(runtime: &Handle, client: Client, config: ReaderConfig) -> (StreamC
         .iter()
         .map(|(shard, checkpoint)| (Arc::<str>::from(shard.as_str()), checkpoint.clone()))
         .collect();
-    let coordinator = Coordinator::new(client, config, tx, status.clone());
+    let (started_tx, started) = oneshot::channel();
+    let coordinator = Coordinator::new(client, config, tx, status.clone(), started_tx);
     let handle = runtime.spawn(coordinator.run());
     let abort = handle.abort_handle();
     let consumer = StreamConsumer {
@@ -121,7 +133,7 @@ pub fn spawn(runtime: &Handle, client: Client, config: ReaderConfig) -> (StreamC
         ended: false,
         _task: ReaderTask(handle),
     };
-    (consumer, status, abort)
+    Spawned { consumer, status, abort, started }
 }
 
 struct ShardEntry {
@@ -142,10 +154,23 @@ struct Coordinator {
     shards: HashMap<String, ShardEntry>,
     buffer: Arc<Semaphore>,
     max_permits: u32,
+    started: Option<oneshot::Sender<KResult<()>>>,
+}
+
+/// What shard tasks tell the coordinator.
+enum ShardEvent {
+    Opened,
+    Ended { shard_id: String, children: Vec<ChildShardInfo> },
 }
 
 impl Coordinator {
-    fn new(client: Client, config: ReaderConfig, tx: UnboundedSender<Delivery>, status: SharedStatus) -> Self {
+    fn new(
+        client: Client,
+        config: ReaderConfig,
+        tx: UnboundedSender<Delivery>,
+        status: SharedStatus,
+        started: oneshot::Sender<KResult<()>>,
+    ) -> Self {
         let max_permits = u32::try_from(config.max_buffered_bytes.max(1)).unwrap_or(u32::MAX).min(
             // tokio's semaphore holds at most usize::MAX >> 3 permits.
             u32::MAX >> 3,
@@ -158,17 +183,30 @@ impl Coordinator {
             shards: HashMap::new(),
             buffer: Arc::new(Semaphore::new(max_permits as usize)),
             max_permits,
+            started: Some(started),
         }
     }
 
     async fn run(mut self) {
         if let Err(err) = self.read_until_done().await {
-            let _ = self.tx.send(Delivery::Failed(err));
+            let undelivered = match self.started.take() {
+                Some(started) => started.send(Err(err)).err().and_then(Result::err),
+                None => Some(err),
+            };
+            if let Some(err) = undelivered {
+                let _ = self.tx.send(Delivery::Failed(err));
+            }
+        }
+    }
+
+    fn report_started(&mut self) {
+        if let Some(started) = self.started.take() {
+            let _ = started.send(Ok(()));
         }
     }
 
     async fn read_until_done(&mut self) -> KResult<()> {
-        let (done_tx, mut done_rx) = unbounded_channel::<(String, Vec<ChildShardInfo>)>();
+        let (events_tx, mut events) = unbounded_channel::<ShardEvent>();
         let mut tasks: JoinSet<KResult<()>> = JoinSet::new();
         self.refresh_shards(true).await?;
         for (shard_id, checkpoint) in &self.config.checkpoints {
@@ -179,7 +217,11 @@ impl Coordinator {
                 }
             }
         }
-        self.start_ready_shards(&mut tasks, &done_tx);
+        self.start_ready_shards(&mut tasks, &events_tx);
+        let mut opening = tasks.len();
+        if opening == 0 {
+            self.report_started();
+        }
         let mut refresh = tokio::time::interval(self.config.shard_refresh_interval);
         refresh.tick().await; // the first tick is immediate; the listing above was it
         loop {
@@ -187,24 +229,20 @@ impl Coordinator {
                 return Ok(()); // every shard closed and read: nothing more will ever come
             }
             tokio::select! {
-                Some((shard_id, children)) = done_rx.recv() => {
-                    if let Some(entry) = self.shards.get_mut(&shard_id) {
-                        entry.status = ShardStatus::Finished;
-                        entry.open = false;
+                Some(event) = events.recv() => match event {
+                    ShardEvent::Opened => {
+                        opening = opening.saturating_sub(1);
+                        if opening == 0 {
+                            self.report_started();
+                        }
                     }
-                    for child in children {
-                        self.shards.entry(child.shard_id).or_insert(ShardEntry {
-                            parents: child.parent_shards,
-                            open: true,
-                            initial: false,
-                            status: ShardStatus::Waiting,
-                            read: false,
-                        });
+                    ShardEvent::Ended { shard_id, children } => {
+                        self.shard_ended(&shard_id, children);
+                        // Emulators may not report children: list to find them either way.
+                        self.refresh_shards(false).await?;
+                        self.start_ready_shards(&mut tasks, &events_tx);
                     }
-                    // Emulators may not report children: list to find them either way.
-                    self.refresh_shards(false).await?;
-                    self.start_ready_shards(&mut tasks, &done_tx);
-                }
+                },
                 Some(joined) = tasks.join_next() => {
                     match joined {
                         Ok(Ok(())) => {}
@@ -217,10 +255,26 @@ impl Coordinator {
                 }
                 _ = refresh.tick() => {
                     self.refresh_shards(false).await?;
-                    self.start_ready_shards(&mut tasks, &done_tx);
+                    self.start_ready_shards(&mut tasks, &events_tx);
                 }
                 () = self.tx.closed() => return Ok(()),
             }
+        }
+    }
+
+    fn shard_ended(&mut self, shard_id: &str, children: Vec<ChildShardInfo>) {
+        if let Some(entry) = self.shards.get_mut(shard_id) {
+            entry.status = ShardStatus::Finished;
+            entry.open = false;
+        }
+        for child in children {
+            self.shards.entry(child.shard_id).or_insert(ShardEntry {
+                parents: child.parent_shards,
+                open: true,
+                initial: false,
+                status: ShardStatus::Waiting,
+                read: false,
+            });
         }
     }
 
@@ -258,11 +312,7 @@ impl Coordinator {
     }
 
     /// Start every waiting shard whose parents are finished (or unknown: trimmed away).
-    fn start_ready_shards(
-        &mut self,
-        tasks: &mut JoinSet<KResult<()>>,
-        done_tx: &UnboundedSender<(String, Vec<ChildShardInfo>)>,
-    ) {
+    fn start_ready_shards(&mut self, tasks: &mut JoinSet<KResult<()>>, events_tx: &UnboundedSender<ShardEvent>) {
         // A shard skipped here can make its children ready: repeat until nothing changes.
         loop {
             let mut ready: Vec<String> = self
@@ -298,7 +348,7 @@ impl Coordinator {
                             self.tx.clone(),
                             self.buffer.clone(),
                             self.max_permits,
-                            done_tx.clone(),
+                            events_tx.clone(),
                         ));
                     }
                     None => {
@@ -335,9 +385,10 @@ async fn read_shard(
     tx: UnboundedSender<Delivery>,
     buffer: Arc<Semaphore>,
     max_permits: u32,
-    done_tx: UnboundedSender<(String, Vec<ChildShardInfo>)>,
+    events: UnboundedSender<ShardEvent>,
 ) -> KResult<()> {
     cursor.open(&client).await?;
+    let _ = events.send(ShardEvent::Opened);
     loop {
         let batch = cursor.next_batch(&client).await?;
         if !batch.records.is_empty() {
@@ -353,7 +404,7 @@ async fn read_shard(
         if let Some(children) = batch.end {
             let shard_id = cursor.shard_id().clone();
             let _ = tx.send(Delivery::ShardEnd { shard_id: shard_id.clone() });
-            let _ = done_tx.send((shard_id.to_string(), children));
+            let _ = events.send(ShardEvent::Ended { shard_id: shard_id.to_string(), children });
             return Ok(());
         }
     }

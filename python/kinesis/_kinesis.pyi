@@ -12,8 +12,8 @@ named by its name or its ARN wherever a ``stream_name`` is taken.
 
 import datetime
 import os
-from collections.abc import Iterable
-from typing import Any, Optional, TypedDict, Union
+from collections.abc import Awaitable, Iterable
+from typing import Any, Optional, TypedDict, Union, final
 
 from typing_extensions import Self, TypeAlias, disjoint_base
 
@@ -21,6 +21,10 @@ from kinesis.regioninfo import RegionInfo
 
 __all__ = [
     "Connection",
+    "Record",
+    "ShardIterator",
+    "StreamReader",
+    "_Ready",
     "__version__",
     "_shutdown_runtimes",
     "aggregate",
@@ -291,3 +295,138 @@ def deaggregate_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any
 
 def partition_key_hash(key: str) -> int:
     """The 128-bit hash key Kinesis derives from a partition key."""
+
+# Reading (src/reader_py.rs); the public faces are kinesis.reader and kinesis.aio.
+
+# A shard position: after this record, or "SHARD_END" (read to its end).
+_Position: TypeAlias = Union[str, dict[str, Any]]
+
+@final
+class Record:
+    """One user record read from a stream: a plain record or one sub-record of a KPL aggregate."""
+
+    def __new__(
+        cls,
+        data: _Data,
+        partition_key: str,
+        sequence_number: str,
+        *,
+        sub_sequence_number: Optional[int] = None,
+        explicit_hash_key: Optional[str] = None,
+        approximate_arrival_timestamp: Optional[_Timestamp] = None,
+        shard_id: str = ...,
+    ) -> Self: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def partition_key(self) -> str: ...
+    @property
+    def explicit_hash_key(self) -> Optional[str]:
+        """Only sub-records of aggregates carry one; the service does not return it for plain records."""
+    @property
+    def sequence_number(self) -> str: ...
+    @property
+    def sub_sequence_number(self) -> Optional[int]:
+        """The index within its aggregate, or None for a record that was not aggregated."""
+    @property
+    def approximate_arrival_timestamp(self) -> Optional[datetime.datetime]:
+        """When the service received it, as an aware UTC datetime."""
+    @property
+    def shard_id(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]:
+        """The record with the wire's key names (``Data``, ``PartitionKey``, ``SequenceNumber``...)."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class _Ready:
+    """An awaitable whose result is already there."""
+
+    def __await__(self) -> Self: ...
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> None: ...
+    def send(self, value: Any) -> None: ...
+
+@disjoint_base
+class ShardIterator:
+    """Follows one shard (see kinesis.ShardIterator and kinesis.aio.ShardIterator)."""
+
+    def __new__(
+        cls,
+        connection: Connection,
+        stream_name: str,
+        shard_id: str,
+        iterator_type: str = "LATEST",
+        sequence_number: Optional[str] = None,
+        timestamp: Optional[_Timestamp] = None,
+        *,
+        sub_sequence_number: Optional[int] = None,
+        deaggregate: bool = True,
+        limit: Optional[int] = None,
+        max_calls_per_second: float = 5.0,
+        idle_interval: float = 1.0,
+        idle_timeout: Optional[float] = None,
+    ) -> Self: ...
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> Record: ...
+    def __aiter__(self) -> Self: ...
+    def __anext__(self) -> Awaitable[Record]: ...
+    @property
+    def stream_name(self) -> str: ...
+    @property
+    def shard_id(self) -> str: ...
+    @property
+    def position(self) -> Optional[_Position]:
+        """After the last record handed out, "SHARD_END", or None before the first record."""
+    @property
+    def millis_behind_latest(self) -> Optional[int]: ...
+    @property
+    def child_shards(self) -> Optional[list[dict[str, Any]]]:
+        """The shards that follow this one once it ended; None while it is open."""
+    @property
+    def at_shard_end(self) -> bool: ...
+    def close(self) -> Any:
+        """Stop; later iteration ends at once. Awaitable on the asyncio face."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, exc: object, value: object, tb: object, /) -> None: ...
+    def __aenter__(self) -> Awaitable[Self]: ...
+    def __aexit__(self, exc: object, value: object, tb: object, /) -> Awaitable[None]: ...
+
+@disjoint_base
+class StreamReader:
+    """Reads every shard of a stream (see kinesis.StreamReader and kinesis.aio.StreamReader)."""
+
+    def __new__(
+        cls,
+        connection: Connection,
+        stream_name: str,
+        start: Union[str, _Timestamp, None] = None,
+        *,
+        checkpoints: Optional[Any] = None,
+        idle_timeout: Optional[float] = None,
+        deaggregate: bool = True,
+        limit: Optional[int] = None,
+        max_calls_per_second: float = 5.0,
+        idle_interval: float = 1.0,
+        max_buffered_bytes: int = 67108864,
+        shard_refresh_interval: float = 30.0,
+    ) -> Self: ...
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> Record: ...
+    def __aiter__(self) -> Self: ...
+    def __anext__(self) -> Awaitable[Record]: ...
+    @property
+    def stream_name(self) -> str: ...
+    @property
+    def positions(self) -> dict[str, _Position]:
+        """Per shard, after the last record handed out; what checkpoint() saves."""
+    def shards(self) -> dict[str, str]:
+        """Every known shard and its state: "waiting", "reading" or "finished"."""
+    def checkpoint(self) -> Any:
+        """Save positions to the checkpoint store. Awaitable on the asyncio face."""
+    def close(self) -> Any:
+        """Stop reading. Awaitable on the asyncio face."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, exc: object, value: object, tb: object, /) -> None: ...
+    def __aenter__(self) -> Awaitable[Self]: ...
+    def __aexit__(self, exc: object, value: object, tb: object, /) -> Awaitable[None]: ...

@@ -18,7 +18,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Protocol, Union
+from typing import Any, Protocol, Union, cast
 
 __all__ = ["CheckpointStore", "FileCheckpointStore", "MemoryCheckpointStore", "Position"]
 
@@ -42,7 +42,8 @@ class MemoryCheckpointStore:
 
     def load(self, stream_name: str) -> dict[str, Position]:
         with self._lock:
-            return json.loads(json.dumps(self._streams.get(stream_name, {})))
+            # A deep copy, so that callers never share the store's own dicts.
+            return cast(dict[str, Position], json.loads(json.dumps(self._streams.get(stream_name, {}))))
 
     def save(self, stream_name: str, positions: dict[str, Position]) -> None:
         with self._lock:
@@ -75,7 +76,7 @@ class FileCheckpointStore:
             raise ValueError(f"checkpoint file {self.path} is not valid JSON: {err}") from err
         if not isinstance(content, dict) or not isinstance(content.get("streams", {}), dict):
             raise ValueError(f"checkpoint file {self.path} does not hold kinesis checkpoints")
-        return content.get("streams", {})
+        return cast(dict[str, dict[str, Position]], content.get("streams", {}))
 
     def load(self, stream_name: str) -> dict[str, Position]:
         with self._lock:

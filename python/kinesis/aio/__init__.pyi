@@ -13,10 +13,26 @@ from typing_extensions import Self, Unpack
 
 from kinesis._connect import ConnectionMixin
 from kinesis._kinesis import Connection as _Connection
+from kinesis._kinesis import Record as Record
+from kinesis._kinesis import ShardIterator as _ShardIterator
+from kinesis._kinesis import StreamReader as _StreamReader
 from kinesis._kinesis import _CaBundle, _ConnectKwargs, _Data, _Timestamp
 from kinesis.regioninfo import RegionInfo
 
-__all__ = ["KinesisConnection", "connect_to_region", "regions"]
+__all__ = ["KinesisConnection", "Record", "ShardIterator", "StreamReader", "connect_to_region", "regions"]
+
+class ShardIterator(_ShardIterator):
+    """kinesis.ShardIterator for ``async for``; opened on the first ``__anext__``."""
+
+    _asynchronous: bool
+    def close(self) -> Awaitable[None]: ...
+
+class StreamReader(_StreamReader):
+    """kinesis.StreamReader for ``async for``; ``close()`` and ``checkpoint()`` are awaitable."""
+
+    _asynchronous: bool
+    def close(self) -> Awaitable[None]: ...
+    def checkpoint(self) -> Awaitable[None]: ...
 
 class KinesisConnection(ConnectionMixin, _Connection):
     """A connection whose methods return awaitables, run by the module's own I/O threads.
