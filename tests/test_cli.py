@@ -11,6 +11,8 @@ import io
 import json
 import os
 import pty
+import select
+import signal
 import subprocess
 import sys
 import time
@@ -334,6 +336,25 @@ def test_tail_latest_follows_new_records(kinesis_server, conn, stream):
     assert json.loads(out)["data"] == "new"
 
 
+def test_ctrl_c_stops_tail_quietly(kinesis_server, conn, stream):
+    command = [sys.executable, "-m", "kinesis", *at(kinesis_server), "tail", stream, "--format", "json"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as tail:
+        assert tail.stdout is not None
+        conn.put_record(stream, "first", "k")
+        # Once a record is printed, the command is inside its reading loop: interrupt it there.
+        deadline = time.monotonic() + 30
+        while tail.poll() is None and time.monotonic() < deadline:
+            conn.put_record(stream, "more", "k")
+            ready, _, _ = select.select([tail.stdout], [], [], 0.2)
+            if ready:
+                break
+        tail.send_signal(signal.SIGINT)
+        out, err = tail.communicate(timeout=30)
+    assert tail.returncode == 130, err
+    assert b"Traceback" not in err
+    assert json.loads(out.splitlines()[0])["partition_key"] == "k"
+
+
 def test_tail_from_an_iso_time_skips_older_records(kinesis_server, conn, stream):
     conn.put_record(stream, "old", "k", explicit_hash_key="0")
     (old,) = read_stream(conn, stream)
@@ -421,6 +442,17 @@ def test_profile_region_and_credentials_from_aws_config(kinesis_server, tmp_path
 def test_unreachable_endpoint():
     done = cli("--endpoint-url", f"http://127.0.0.1:{free_port()}", "--retries", "0", "list")
     assert_clean_error(done, 1, "kinesis: error: could not reach the endpoint")
+
+
+def test_put_with_nothing_to_read_from_a_terminal(kinesis_server, stream):
+    controller, terminal = pty.openpty()
+    try:
+        command = [sys.executable, "-m", "kinesis", *at(kinesis_server), "put", stream]
+        done = subprocess.run(command, stdin=terminal, capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert_clean_error(done, 2, "kinesis: error: put: nothing to put: give DATA arguments, --file PATH")
 
 
 def test_argument_mistakes_exit_2(kinesis_server, tmp_path, capsys):

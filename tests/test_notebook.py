@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+
+# Before jupyter_core is imported: its older releases (the ones Python 3.9 gets) warn at import
+# time about the move to platformdirs unless this is set, and the suite turns warnings into errors.
+os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
 
 import kinesis
 import kinesis.aio
