@@ -46,6 +46,7 @@ impl Session {
         let region = options.region.clone();
         let resolved = block_on(py, async move { resolve(&credentials, &boto, &region, http_client).await })?;
         let (source, provider) = resolved.map_err(|e| e.into_pyerr(py))?;
+        crate::events::event!(info, "kinesis::credentials", "credentials from {}", source.describe());
         Ok(Session {
             options,
             source,

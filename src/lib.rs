@@ -9,6 +9,7 @@ mod consumers;
 mod convert;
 mod credentials;
 mod errors;
+mod events;
 mod pacing;
 mod reader_py;
 mod records;
@@ -23,6 +24,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _kinesis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    events::install(m.py())?;
     m.add_class::<client::Connection>()?;
     m.add_function(wrap_pyfunction!(runtime::_shutdown_runtimes, m)?)?;
     aggregation_py::register(m)?;

@@ -122,6 +122,11 @@ pub enum Flavor {
     Background,
 }
 
+/// True once the interpreter has started to exit: no task may touch Python any more.
+pub fn exiting() -> bool {
+    EXITING.load(Ordering::SeqCst)
+}
+
 /// The process id the current runtimes belong to; clients cache it to notice a fork.
 pub fn current_pid() -> u32 {
     std::process::id()

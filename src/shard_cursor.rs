@@ -19,6 +19,7 @@ use bytes::Bytes;
 use crate::aggregation;
 use crate::convert::epoch_seconds;
 use crate::errors::{KResult, KinesisError, Recovery};
+use crate::events::event;
 use crate::pacing::{Backoff, CallBudget};
 use crate::validate::StreamRef;
 
@@ -213,14 +214,25 @@ impl ShardCursor {
 
     /// Backs off after a retryable failure; returns the failure if retrying cannot help.
     async fn wait_after(&mut self, err: KinesisError) -> KResult<()> {
+        let shard = &self.shard_id;
         match err.recovery() {
-            Recovery::Fatal => Err(err),
+            Recovery::Fatal => {
+                event!(error, "kinesis::reader", "{shard}: giving up: {err}");
+                Err(err)
+            }
             Recovery::ExpiredIterator => {
+                let from = self.last_sequence.as_deref().unwrap_or("where reading started");
+                event!(info, "kinesis::reader", "{shard}: shard iterator expired; renewing it after {from}");
                 self.iterator = None;
                 Ok(())
             }
             Recovery::Throttled | Recovery::Transient => {
                 let delay = self.backoff.next_delay();
+                if err.recovery() == Recovery::Throttled {
+                    event!(info, "kinesis::reader", "{shard}: throttled ({err}); retrying in {delay:?}");
+                } else {
+                    event!(warn, "kinesis::reader", "{shard}: {err}; retrying in {delay:?}");
+                }
                 // Through the shared budget, so other readers of this shard slow down too.
                 self.budget.hold_off(delay);
                 tokio::time::sleep(delay).await;

@@ -20,6 +20,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
 use crate::errors::{KResult, KinesisError, Recovery};
+use crate::events::event;
 use crate::pacing::Backoff;
 use crate::shard_cursor::{ChildShardInfo, CursorOptions, ReadRecord, ShardCursor, StartAt};
 use crate::validate::StreamRef;
@@ -131,6 +132,7 @@ pub fn spawn(runtime: &Handle, client: Client, config: ReaderConfig) -> Spawned 
         permit: None,
         positions: Arc::new(Mutex::new(positions)),
         ended: false,
+        pid: std::process::id(),
         _task: ReaderTask(handle),
     };
     Spawned { consumer, status, abort, started }
@@ -263,6 +265,8 @@ impl Coordinator {
     }
 
     fn shard_ended(&mut self, shard_id: &str, children: Vec<ChildShardInfo>) {
+        let child_ids: Vec<&str> = children.iter().map(|c| c.shard_id.as_str()).collect();
+        event!(info, "kinesis::reader", "{shard_id}: read to its end; children: {child_ids:?}");
         if let Some(entry) = self.shards.get_mut(shard_id) {
             entry.status = ShardStatus::Finished;
             entry.open = false;
@@ -289,6 +293,9 @@ impl Coordinator {
             let open = shard.sequence_number_range.as_ref().is_some_and(|r| r.ending_sequence_number.is_none());
             let parents: Vec<String> =
                 shard.parent_shard_id.into_iter().chain(shard.adjacent_parent_shard_id).collect();
+            if !initial && !self.shards.contains_key(&shard.shard_id) {
+                event!(info, "kinesis::reader", "new shard {} (parents {parents:?})", shard.shard_id);
+            }
             let entry = self.shards.entry(shard.shard_id).or_insert(ShardEntry {
                 parents: parents.clone(),
                 open,
@@ -331,6 +338,7 @@ impl Coordinator {
             for shard_id in ready {
                 match self.start_position(&shard_id) {
                     Some(start) => {
+                        event!(debug, "kinesis::reader", "{shard_id}: reading from {start:?}");
                         if let Some(entry) = self.shards.get_mut(&shard_id) {
                             entry.status = ShardStatus::Reading;
                             entry.read = true;
@@ -435,7 +443,11 @@ pub async fn list_shards(client: &Client, stream: &StreamRef) -> KResult<Vec<Sha
                 }
             }
             Err(err) => match err.recovery() {
-                Recovery::Throttled | Recovery::Transient => tokio::time::sleep(backoff.next_delay()).await,
+                Recovery::Throttled | Recovery::Transient => {
+                    let delay = backoff.next_delay();
+                    event!(warn, "kinesis::reader", "ListShards: {err}; retrying in {delay:?}");
+                    tokio::time::sleep(delay).await
+                }
                 Recovery::ExpiredIterator | Recovery::Fatal => return Err(err),
             },
         }
@@ -451,6 +463,8 @@ pub struct StreamConsumer {
     /// Per shard: after the last record handed out (or its end).
     positions: SharedPositions,
     ended: bool,
+    /// The process that started the reading: after `fork()`, its tasks do not exist in a child.
+    pid: u32,
     _task: ReaderTask,
 }
 
@@ -470,6 +484,12 @@ impl StreamConsumer {
     /// Wait for the next batch of records. `Ok(false)` once reading is over (every shard closed
     /// and read, or the reader closed).
     pub async fn fill(&mut self) -> KResult<bool> {
+        if self.current.is_empty() && std::process::id() != self.pid {
+            // Waiting would hang: nothing runs the reading in this process.
+            return Err(KinesisError::Python(pyo3::exceptions::PyRuntimeError::new_err(
+                "this StreamReader was made before os.fork(); make a new one in the child process",
+            )));
+        }
         while self.current.is_empty() {
             if self.ended {
                 return Ok(false);

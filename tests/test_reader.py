@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import threading
 import time
 
 import kinesis
@@ -311,6 +312,42 @@ def test_exactly_once_in_order_across_a_split_and_a_merge_made_while_reading(con
         assert sorted(status.values()) == ["finished"] * 3 + ["reading"] * 2
 
 
+def test_an_on_demand_stream(conn):
+    name = f"on-demand-{time.monotonic_ns()}"
+    conn.create_stream(name, stream_mode="ON_DEMAND")
+    try:
+        wait_active(conn, name)
+        sent = put_numbered(conn, name, [f"k{i}" for i in range(30)], 3)
+        with kinesis.StreamReader(conn, name, "TRIM_HORIZON", idle_timeout=1.0, **FAST) as reader:
+            data = [r.data.decode() for r in reader]
+            assert len(reader.shards()) == len(shard_ids(conn, name)) > 1
+        assert sorted(data) == sorted(sent)
+    finally:
+        delete_quietly(conn, name)
+
+
+def test_other_threads_run_while_a_reader_waits(conn, stream):
+    ticks = 0
+    stop = threading.Event()
+
+    def ticker():
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=ticker)
+    reader = kinesis.StreamReader(conn, stream, idle_timeout=1.0, **FAST)
+    thread.start()
+    try:
+        assert list(reader) == []  # blocks for idle_timeout: the GIL must be free meanwhile
+    finally:
+        stop.set()
+        thread.join()
+        reader.close()
+    assert ticks > 50
+
+
 def test_a_deleted_stream_ends_reading_with_the_mapped_error(conn):
     stream = make_stream(conn, 1)
     put_numbered(conn, stream, ["k"], 2)
@@ -426,4 +463,27 @@ def test_sync_and_async_faces_refuse_the_other_loop(conn, stream):
     reader = kinesis.StreamReader(conn, stream)
     with pytest.raises(TypeError, match=r"kinesis\.aio\.StreamReader"):
         reader.__aiter__()
+    reader.close()
+
+
+def test_a_reader_made_before_fork_says_so_in_the_child(conn, stream):
+    import os
+
+    put_numbered(conn, stream, ["k"], 1)
+    reader = kinesis.StreamReader(conn, stream, "TRIM_HORIZON", idle_timeout=1.0, **FAST)
+    iterator = kinesis.ShardIterator(conn, stream, shard_ids(conn, stream)[0], "TRIM_HORIZON", idle_timeout=0.3)
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code, never return into pytest
+        code = 1
+        try:
+            try:
+                next(reader)
+                next(reader)
+            except RuntimeError as err:
+                code = 0 if "os.fork()" in str(err) else 2
+            list(iterator)  # a ShardIterator has no background tasks: it works in the child
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
     reader.close()

@@ -4,6 +4,7 @@ scripted server that plays a stream of shards (neither emulator produces these f
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import signal
 import subprocess
@@ -358,3 +359,33 @@ def test_checkpoint_without_a_store_and_closed_connections(scripted_conn):
         kinesis.StreamReader(scripted_conn, "s")
     with pytest.raises(TypeError, match="connection"):
         kinesis.StreamReader("not a connection", "s")
+
+
+def test_retries_and_resharding_are_logged_under_the_kinesis_logger(fake, scripted_conn, caplog):
+    fake.add_shard("shardId-0", closed=True)
+    fake.add_shard("shardId-1", parents=["shardId-0"], closed=True)  # all closed: reading ends by itself
+    fake.put("shardId-0", b"a")
+    # More faults in a row than the connection retries itself (4 attempts), so the reader sees some.
+    fake.faults["GetRecords"] += [THROTTLED] * 10 + [UNAVAILABLE] * 5 + [EXPIRED]
+    with caplog.at_level(logging.DEBUG, logger="kinesis"):
+        with kinesis.StreamReader(scripted_conn, "s", "TRIM_HORIZON", **FAST) as reader:
+            assert [r.data for r in reader] == [b"a"]
+    messages = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert any(name == "kinesis.reader" and level == "INFO" and "throttled" in m for name, level, m in messages)
+    assert any(level == "WARNING" and "503" in m for _, level, m in messages)
+    assert any("iterator expired" in m for _, _, m in messages)
+    assert any("shardId-0: read to its end; children" in m for _, _, m in messages)
+    assert any("shardId-1: reading from TrimHorizon" in m for _, _, m in messages)
+
+
+def test_the_credential_source_is_logged_without_the_credentials(scripted, caplog):
+    with caplog.at_level(logging.INFO, logger="kinesis"):
+        kinesis.connect_to_region(
+            "us-east-1",
+            endpoint_url=scripted.endpoint_url,
+            aws_access_key_id="AKIDLOGGINGTEST",
+            aws_secret_access_key="very-secret-value",
+        ).close()
+    (record,) = [r for r in caplog.records if r.name == "kinesis.credentials"]
+    assert "credentials from" in record.getMessage()
+    assert "AKIDLOGGINGTEST" not in record.getMessage() and "very-secret-value" not in record.getMessage()
