@@ -16,17 +16,16 @@ class Progress:
     prints a line above the bar.
     """
 
-    def __init__(self, stream: TextIO, total: Optional[int] = None, unit: str = "records") -> None:
+    def __init__(self, stream: TextIO, total: Optional[int] = None) -> None:
         self.stream = stream
-        self.total = total  # in ``unit``: records (values given as arguments) or bytes (a file)
-        self.unit = unit
-        self.enabled = _is_terminal(stream)
+        self.total = total  # records (values given as arguments) or bytes (a file), as ``update``'s ``done``
+        self.enabled = is_terminal(stream)
         self.started = time.monotonic()
         self._last_draw = 0.0
         self._line = ""
 
     def update(self, done: int, put: int, failed: int, force: bool = False) -> None:
-        """``done`` is how far through the input (in ``unit``); ``put`` and ``failed`` count records."""
+        """``done`` is how far through the input (as ``total``); ``put`` and ``failed`` count records."""
         if not self.enabled:
             return
         now = time.monotonic()
@@ -66,8 +65,9 @@ class Progress:
         self._line = line
 
 
-def _is_terminal(stream: TextIO) -> bool:
+def is_terminal(stream: object) -> bool:
+    """Whether ``stream`` is an open terminal (False for pipes, files, closed or replaced streams)."""
     try:
-        return stream.isatty()
+        return bool(stream.isatty())  # type: ignore[attr-defined]
     except (AttributeError, ValueError):
         return False

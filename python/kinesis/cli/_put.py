@@ -24,7 +24,7 @@ from kinesis.cli._input import (
     records_from_arguments,
     records_from_lines,
 )
-from kinesis.cli._progress import Progress
+from kinesis.cli._progress import Progress, is_terminal
 from kinesis.exceptions import KinesisError
 from kinesis.layer1 import KinesisConnection
 
@@ -110,7 +110,6 @@ class _Input:
     def __init__(self, args: argparse.Namespace, stack: ExitStack) -> None:
         self.records: Iterable[Union[InputRecord, Rejected]]
         self.total: Optional[int] = None
-        self.unit = "records"
         self._file: Optional[BinaryIO] = None
         lines: BinaryIO
         if args.data and args.file:
@@ -126,12 +125,12 @@ class _Input:
                 raise UsageError(f"put: cannot read {args.file}: {err.strerror}") from None
         else:
             stdin = sys.stdin
-            if args.file is None and _is_terminal(stdin):
+            if args.file is None and is_terminal(stdin):
                 raise UsageError("put: nothing to put: give DATA arguments, --file PATH, or pipe lines to stdin")
             lines = stdin.buffer
         self._file = lines
         self.records = records_from_lines(lines, args.raw)
-        self.total, self.unit = _file_size(lines), "bytes"
+        self.total = _file_size(lines)
 
     def position(self, records_seen: int) -> int:
         if self._file is None:
@@ -140,13 +139,6 @@ class _Input:
             return self._file.tell()
         except (OSError, ValueError):
             return 0
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
 
 
 def _file_size(stream: BinaryIO) -> Optional[int]:
@@ -165,7 +157,7 @@ def run_put(conn: KinesisConnection, args: argparse.Namespace) -> int:
     started = time.monotonic()
     with ExitStack() as stack:
         source = _Input(args, stack)
-        progress = Progress(sys.stderr, source.total, source.unit)
+        progress = Progress(sys.stderr, source.total)
         seen = 0
 
         def entries() -> Iterator[Entry]:
