@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::aggregation::{self, Aggregator, Deaggregated, UserRecord};
+use crate::validate::utf8;
 
 /// Inputs at least this long are decoded with the GIL released (MD5 + parse of a KPL-sized
 /// aggregate takes tens of microseconds; below this, releasing costs more than it frees).
@@ -49,7 +50,7 @@ fn extract_data<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Data<'py>>
     } else if let Ok(b) = obj.cast::<PyByteArray>() {
         Ok(Data::Owned(b.to_vec()))
     } else if let Ok(s) = obj.cast::<PyString>() {
-        Ok(Data::Owned(s.to_cow()?.into_owned().into_bytes()))
+        Ok(Data::Owned(utf8(what, s)?.into_owned().into_bytes()))
     } else {
         Err(PyTypeError::new_err(format!("{what} must be bytes, bytearray or str, not {}", type_name(obj))))
     }
@@ -59,7 +60,7 @@ fn extract_partition_key<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<
     let s = obj
         .cast::<PyString>()
         .map_err(|_| PyTypeError::new_err(format!("{what} must be str, not {}", type_name(obj))))?;
-    let key = s.to_cow()?;
+    let key = utf8(what, s)?;
     let chars = key.chars().count();
     if chars == 0 || chars > MAX_PARTITION_KEY_CHARS {
         return Err(PyValueError::new_err(format!(
@@ -76,7 +77,7 @@ fn extract_explicit_hash_key<'a>(obj: Option<&'a Bound<'_, PyAny>>, what: &str) 
     let s = obj
         .cast::<PyString>()
         .map_err(|_| PyTypeError::new_err(format!("{what} must be str or None, not {}", type_name(obj))))?;
-    let key = s.to_cow()?;
+    let key = utf8(what, s)?;
     if aggregation::parse_hash_key(&key).is_none() {
         return Err(PyValueError::new_err(format!(
             "{what} must be a decimal integer from 0 to 2**128 - 1 without sign or leading zeros, got {key:?}"
@@ -282,5 +283,5 @@ fn deaggregate_records<'py>(py: Python<'py>, records: &Bound<'py, PyAny>) -> PyR
 fn partition_key_hash(key: &Bound<'_, PyAny>) -> PyResult<u128> {
     let s =
         key.cast::<PyString>().map_err(|_| PyTypeError::new_err(format!("key must be str, not {}", type_name(key))))?;
-    Ok(aggregation::partition_key_hash(&s.to_cow()?))
+    Ok(aggregation::partition_key_hash(&utf8("key", s)?))
 }

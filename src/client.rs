@@ -17,7 +17,9 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 
-use crate::config::{default_host, read_boto_config, ConnectOptions, RequestedOptions, ValidateCerts};
+use crate::config::{
+    default_host, read_boto_config, ConnectOptions, RequestedOptions, ValidateCerts, LARGEST_MAX_RECORD_SIZE,
+};
 use crate::convert::{Outcome, ToPy};
 use crate::credentials::{resolve, CredentialOptions, CredentialSource};
 use crate::errors::KResult;
@@ -181,11 +183,26 @@ fn optional_string(arg: &'static str, value: Option<&Bound<'_, PyAny>>) -> PyRes
     match value {
         None => Ok(None),
         Some(v) if v.is_none() => Ok(None),
-        Some(v) => v
-            .extract::<String>()
-            .map(Some)
-            .map_err(|_| PyTypeError::new_err(format!("{arg}: expected str or None, got {}", type_name(v)))),
+        Some(v) => match v.cast::<pyo3::types::PyString>() {
+            Ok(s) => Ok(Some(crate::validate::utf8(arg, s)?.into_owned())),
+            Err(_) => Err(PyTypeError::new_err(format!("{arg}: expected str or None, got {}", type_name(v)))),
+        },
     }
+}
+
+/// An optional whole-number keyword in `low..=high`, converted to the width the options use; a
+/// TypeError or ValueError naming it otherwise (not pyo3's unnamed OverflowError for -1 or 70000).
+fn optional_count<T: TryFrom<i64>>(
+    arg: &'static str,
+    value: Option<&Bound<'_, PyAny>>,
+    low: i64,
+    high: i64,
+) -> PyResult<Option<T>> {
+    let Some(number) = crate::validate::opt_integer(arg, value)? else {
+        return Ok(None);
+    };
+    let in_range = crate::validate::int_range(arg, number, low, high).map(|_| number)?;
+    T::try_from(in_range).map(Some).map_err(|_| PyValueError::new_err(format!("{arg}: {number} is out of range")))
 }
 
 pub fn type_name(value: &Bound<'_, PyAny>) -> String {
@@ -211,13 +228,13 @@ impl Connection {
         security_token: Option<&Bound<'_, PyAny>>,
         profile_name: Option<&Bound<'_, PyAny>>,
         is_secure: Option<bool>,
-        port: Option<u16>,
+        port: Option<&Bound<'_, PyAny>>,
         host: Option<&Bound<'_, PyAny>>,
         debug: Option<i64>,
         https_connection_factory: Option<&Bound<'_, PyAny>>,
         region: Option<&Bound<'_, PyAny>>,
         proxy: Option<&Bound<'_, PyAny>>,
-        proxy_port: Option<u16>,
+        proxy_port: Option<&Bound<'_, PyAny>>,
         proxy_user: Option<&Bound<'_, PyAny>>,
         proxy_pass: Option<&Bound<'_, PyAny>>,
         validate_certs: Option<&Bound<'_, PyAny>>,
@@ -227,10 +244,10 @@ impl Connection {
         aws_session_token: Option<&Bound<'_, PyAny>>,
         connect_timeout: Option<f64>,
         read_timeout: Option<f64>,
-        num_retries: Option<u32>,
+        num_retries: Option<&Bound<'_, PyAny>>,
         retry_base_delay: Option<f64>,
         retry_max_delay: Option<f64>,
-        max_record_size: Option<usize>,
+        max_record_size: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let py = cls.py();
         let _ = debug; // boto 2's wire-level debug printing; use the `kinesis` logger instead.
@@ -286,20 +303,20 @@ impl Connection {
             region: region_name,
             endpoint_url: optional_string("endpoint_url", endpoint_url)?,
             host,
-            port,
+            port: optional_count("port", port, 0, u16::MAX.into())?,
             is_secure,
             path: optional_string("path", path)?,
             validate_certs,
             proxy: optional_string("proxy", proxy)?,
-            proxy_port,
+            proxy_port: optional_count("proxy_port", proxy_port, 0, u16::MAX.into())?,
             proxy_user: optional_string("proxy_user", proxy_user)?,
             proxy_pass: optional_string("proxy_pass", proxy_pass)?,
             connect_timeout,
             read_timeout,
-            num_retries,
+            num_retries: optional_count("num_retries", num_retries, 0, 100)?,
             retry_base_delay,
             retry_max_delay,
-            max_record_size,
+            max_record_size: optional_count("max_record_size", max_record_size, 1, LARGEST_MAX_RECORD_SIZE as i64)?,
         };
         let credentials = CredentialOptions {
             access_key_id: optional_string("aws_access_key_id", aws_access_key_id)?,

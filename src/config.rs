@@ -126,6 +126,17 @@ fn validate_endpoint_url(arg: &'static str, url: &str) -> KResult<String> {
     }
 }
 
+/// A URL with any `user:password@` taken out, for messages.
+fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) if scheme.is_empty() => format!("<redacted>@{}", &rest[at + 1..]),
+        Some(at) => format!("{scheme}://<redacted>@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     rest.split('/').next().unwrap_or(rest).to_string()
@@ -388,8 +399,9 @@ impl ConnectOptions {
         let proxy = match &self.proxy {
             None => ProxyConfig::from_env(),
             Some(settings) => {
-                let mut config = ProxyConfig::all(settings.url.as_str())
-                    .map_err(|err| KinesisError::invalid("proxy", format!("{:?}: {err}", settings.url)))?;
+                let mut config = ProxyConfig::all(settings.url.as_str()).map_err(|err| {
+                    KinesisError::invalid("proxy", format!("{:?}: {err}", without_userinfo(&settings.url)))
+                })?;
                 if let (Some(user), Some(password)) = (&settings.user, &settings.password) {
                     config = config.with_basic_auth(user.as_str(), password.as_str());
                 }

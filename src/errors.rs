@@ -153,6 +153,59 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// Names after which an answer may carry a credential: AWS echoes the signed
+/// `x-amz-security-token` header in the canonical request of a signature error, and the
+/// `Authorization` header (whose `Credential=` starts with the access key id) in others; proxies'
+/// error pages dump request headers. Matched without regard to case.
+const CREDENTIAL_MARKERS: &[&str] = &[
+    "credential=",
+    "x-amz-security-token",
+    "aws_session_token",
+    "aws_security_token",
+    "aws_secret_access_key",
+    "aws_access_key_id",
+    "sessiontoken",
+    "secretaccesskey",
+    "accesskeyid",
+];
+const REDACTED: &[u8] = b"<redacted>";
+
+/// `body` with the value after every credential marker replaced by `<redacted>`, so that no
+/// exception, message or log line built from an answer can show a key or a token.
+pub fn redact_credentials(body: &[u8]) -> Vec<u8> {
+    let lower = body.to_ascii_lowercase();
+    let mut out = Vec::with_capacity(body.len());
+    let mut copied = 0;
+    let mut at = 0;
+    while at < body.len() {
+        let Some(marker) = CREDENTIAL_MARKERS.iter().find(|m| lower[at..].starts_with(m.as_bytes())) else {
+            at += 1;
+            continue;
+        };
+        // Skip the separator (`:`, `=`, `": "`, `': '`...), then the value's run of token characters.
+        let mut value = at + marker.len();
+        while value < body.len() && value - at - marker.len() < 6 && b" \t\"'\\:=".contains(&body[value]) {
+            value += 1;
+        }
+        let mut end = value;
+        while end < body.len() && (body[end].is_ascii_alphanumeric() || b"+/=%_-".contains(&body[end])) {
+            end += 1;
+        }
+        if end > value {
+            out.extend_from_slice(&body[copied..value]);
+            out.extend_from_slice(REDACTED);
+            copied = end;
+        }
+        at = end.max(at + 1);
+    }
+    out.extend_from_slice(&body[copied..]);
+    out
+}
+
+fn redact_text(text: &str) -> String {
+    String::from_utf8_lossy(&redact_credentials(text.as_bytes())).into_owned()
+}
+
 /// The request id the service sent, under either header name AWS uses.
 fn request_id(raw: &HttpResponse) -> Option<String> {
     let headers = raw.headers();
@@ -171,9 +224,12 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     fn from(err: SdkError<E, HttpResponse>) -> Self {
-        // These two variants only say what went wrong through the error chain.
+        // These two variants only say what went wrong through the error chain. A response error's
+        // chain is kept to one line: `DisplayErrorContext` would append a debug dump of the whole
+        // raw response (headers, body bytes, connection internals) to the exception's message.
         let chain = match &err {
-            SdkError::ResponseError(_) | SdkError::ConstructionFailure(_) => DisplayErrorContext(&err).to_string(),
+            SdkError::ResponseError(_) => error_chain(&err),
+            SdkError::ConstructionFailure(_) => DisplayErrorContext(&err).to_string(),
             _ => String::new(),
         };
         match err {
@@ -182,7 +238,7 @@ where
                 let raw = context.raw();
                 let status = raw.status().as_u16();
                 let request_id = request_id(raw);
-                let body = raw.body().bytes().map(<[u8]>::to_vec).unwrap_or_default();
+                let body = raw.body().bytes().map(redact_credentials).unwrap_or_default();
                 KinesisError::Service { status, body, request_id, error_type: code }
             }
             SdkError::TimeoutError(_) => KinesisError::Timeout(
@@ -204,17 +260,17 @@ where
                 // balancer): still a server error, as boto 2 raised it, with the raw text as body.
                 let raw = context.raw();
                 let request_id = request_id(raw);
-                let body = raw.body().bytes().map(<[u8]>::to_vec).unwrap_or_default();
+                let body = raw.body().bytes().map(redact_credentials).unwrap_or_default();
                 KinesisError::Service { status: raw.status().as_u16(), body, request_id, error_type: None }
             }
             SdkError::ResponseError(context) => {
                 let raw = context.raw();
                 let status = raw.status().as_u16();
-                let body = raw.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned());
+                let body = raw.body().bytes().map(|b| String::from_utf8_lossy(&redact_credentials(b)).into_owned());
                 KinesisError::Response {
                     message: format!(
                         "the endpoint answered HTTP {status} with a body that could not be read: {}",
-                        chain
+                        redact_text(&chain)
                     ),
                     status: Some(status),
                     body,
@@ -265,5 +321,33 @@ impl KinesisError {
             | KinesisError::Python(_)
             | KinesisError::Internal(_) => Recovery::Fatal,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_credentials;
+
+    fn redacted(text: &str) -> String {
+        String::from_utf8(redact_credentials(text.as_bytes())).unwrap_or_default()
+    }
+
+    #[test]
+    fn values_after_credential_markers_are_cut_out() {
+        assert_eq!(redacted("x-amz-security-token:FQo+/=\nnext"), "x-amz-security-token:<redacted>\nnext");
+        assert_eq!(redacted("Credential=AKID1/2026/us-east-1, S"), "Credential=<redacted>, S");
+        assert_eq!(redacted("{'X-Amz-Security-Token': 'abc'}"), "{'X-Amz-Security-Token': '<redacted>'}");
+        assert_eq!(redacted(r#"{\"SessionToken\": \"t0k\"}"#), r#"{\"SessionToken\": \"<redacted>\"}"#);
+        assert_eq!(redacted("X-Amz-Security-Token=a%2Fb&x=1"), "X-Amz-Security-Token=<redacted>&x=1");
+    }
+
+    #[test]
+    fn everything_else_is_left_alone() {
+        for text in
+            ["", "plain", "SignedHeaders=host;x-amz-security-token;x-amz-target", "credential=", "\u{e9}t\u{e9}"]
+        {
+            assert_eq!(redacted(text), text);
+        }
+        assert_eq!(redact_credentials(b"\xff\xfe"), b"\xff\xfe");
     }
 }

@@ -13,7 +13,7 @@ use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::client::{type_name, Connection};
 use crate::convert::{self, set, set_opt, DataFormat, ToPy};
-use crate::errors::KResult;
+use crate::errors::{KResult, KinesisError};
 use crate::validate::{self, StreamRef};
 
 pub const MAX_PUT_RECORDS_ENTRIES: usize = 500;
@@ -66,6 +66,17 @@ pub async fn get_records(
     format: DataFormat,
 ) -> KResult<RecordsPage> {
     let output = client.get_records().shard_iterator(shard_iterator).set_limit(limit).send().await?;
+    if output.records.iter().any(|record| record.sequence_number.is_empty()) {
+        // The SDK fills a missing required field with "": a record without a sequence number
+        // cannot be checkpointed or resumed from, so the page is not usable.
+        return Err(malformed("GetRecords", "a record without a SequenceNumber"));
+    }
+    // No iterator means "the shard is closed" to a reader, which then stops reading it. The
+    // service sends MillisBehindLatest on every page and ChildShards on a closed shard's last
+    // one, so a page with none of the three (an empty body, `{}`) is a broken answer, not the end.
+    if output.next_shard_iterator.is_none() && output.child_shards.is_none() && output.millis_behind_latest.is_none() {
+        return Err(malformed("GetRecords", "no NextShardIterator, ChildShards or MillisBehindLatest"));
+    }
     Ok(RecordsPage { output, format })
 }
 
@@ -93,7 +104,7 @@ pub struct PutRecordRequest {
 
 pub async fn put_record(client: Client, req: PutRecordRequest) -> KResult<PutRecordOutput> {
     let (name, arn) = req.stream.split();
-    Ok(client
+    let output = client
         .put_record()
         .set_stream_name(name)
         .set_stream_arn(arn)
@@ -102,7 +113,22 @@ pub async fn put_record(client: Client, req: PutRecordRequest) -> KResult<PutRec
         .set_explicit_hash_key(req.explicit_hash_key)
         .set_sequence_number_for_ordering(req.sequence_number_for_ordering)
         .send()
-        .await?)
+        .await?;
+    // A success without a sequence number (an error body under HTTP 200, an empty body) would
+    // otherwise look like a stored record.
+    if output.sequence_number.is_empty() || output.shard_id.is_empty() {
+        return Err(malformed("PutRecord", "no SequenceNumber or ShardId"));
+    }
+    Ok(output)
+}
+
+/// An answer with HTTP 200 that parsed but cannot be a real answer to `action`.
+fn malformed(action: &str, what: &str) -> KinesisError {
+    KinesisError::Response {
+        message: format!("the endpoint answered {action} with HTTP 200 but {what}; treating it as a failed call"),
+        status: Some(200),
+        body: None,
+    }
 }
 
 impl ToPy for PutRecordOutput {
@@ -121,7 +147,23 @@ pub async fn put_records(
     entries: Vec<PutRecordsRequestEntry>,
 ) -> KResult<PutRecordsOutput> {
     let (name, arn) = stream.split();
-    Ok(client.put_records().set_stream_name(name).set_stream_arn(arn).set_records(Some(entries)).send().await?)
+    let sent = entries.len();
+    let output =
+        client.put_records().set_stream_name(name).set_stream_arn(arn).set_records(Some(entries)).send().await?;
+    // Results match records by position, so a different count cannot be matched up at all; an
+    // entry with neither a sequence number nor an error code says nothing about its record.
+    if output.records.len() != sent {
+        let what = format!("{} results for {sent} records", output.records.len());
+        return Err(malformed("PutRecords", &what));
+    }
+    let unknown = |entry: &aws_sdk_kinesis::types::PutRecordsResultEntry| {
+        entry.sequence_number.as_deref().is_none_or(str::is_empty)
+            && entry.error_code.as_deref().is_none_or(str::is_empty)
+    };
+    if output.records.iter().any(unknown) {
+        return Err(malformed("PutRecords", "a result with neither a SequenceNumber nor an ErrorCode"));
+    }
+    Ok(output)
 }
 
 impl ToPy for PutRecordsOutput {
@@ -141,7 +183,7 @@ fn explicit_hash_key(arg: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Op
         Some(v) if v.is_none() => Ok(None),
         Some(v) => {
             let text: String = if let Ok(s) = v.cast::<PyString>() {
-                s.to_cow()?.into_owned()
+                validate::utf8(arg, s)?.into_owned()
             } else if v.is_instance_of::<pyo3::types::PyInt>() && !v.is_instance_of::<pyo3::types::PyBool>() {
                 v.str()?.to_cow()?.into_owned()
             } else {
@@ -168,9 +210,7 @@ fn put_records_entry(
     let key = record
         .get_item("PartitionKey")?
         .ok_or_else(|| PyValueError::new_err(format!("{arg}: missing 'PartitionKey'")))?;
-    let key: String = key
-        .extract()
-        .map_err(|_| PyTypeError::new_err(format!("{arg}['PartitionKey']: expected str, got {}", type_name(&key))))?;
+    let key: String = validate::text(&format!("{arg}['PartitionKey']"), &key)?;
     validate::partition_key(&format!("{arg}['PartitionKey']"), &key)?;
     let data = validate::payload(&format!("{arg}['Data']"), &data, b64_encode)?;
     let size = data.len() + key.len();
@@ -178,10 +218,12 @@ fn put_records_entry(
     let hash_key =
         explicit_hash_key(&format!("{arg}['ExplicitHashKey']"), record.get_item("ExplicitHashKey")?.as_ref())?;
     for field in record.keys() {
-        let name: String = field.extract().unwrap_or_default();
-        if !matches!(name.as_str(), "Data" | "PartitionKey" | "ExplicitHashKey") {
+        let known =
+            field.extract::<String>().is_ok_and(|n| matches!(n.as_str(), "Data" | "PartitionKey" | "ExplicitHashKey"));
+        if !known {
             return Err(PyValueError::new_err(format!(
-                "{arg}: unknown field {name:?} (expected Data, PartitionKey, ExplicitHashKey)"
+                "{arg}: unknown field {} (expected Data, PartitionKey, ExplicitHashKey)",
+                field.repr()?
             )));
         }
     }

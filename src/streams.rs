@@ -449,9 +449,8 @@ fn string_dict(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<HashMap<String, 
     }
     let mut out = HashMap::with_capacity(dict.len());
     for (key, item) in dict.iter() {
-        let key: String = key.extract().map_err(|_| PyTypeError::new_err(format!("{arg}: tag keys must be str")))?;
-        let item: String =
-            item.extract().map_err(|_| PyTypeError::new_err(format!("{arg}[{key:?}]: tag values must be str")))?;
+        let key: String = validate::text(&format!("{arg} key"), &key)?;
+        let item: String = validate::text(&format!("{arg}[{key:?}]"), &item)?;
         if key.is_empty() || key.chars().count() > 128 || item.chars().count() > 256 {
             return Err(PyValueError::new_err(format!(
                 "{arg}: tag keys are 1-128 characters and values at most 256, got key {key:?}"
@@ -469,9 +468,9 @@ pub fn string_list(arg: &str, value: &Bound<'_, PyAny>, max: usize) -> PyResult<
     let items: Vec<String> = value
         .try_iter()
         .map_err(|_| PyTypeError::new_err(format!("{arg}: expected a list of str, got {}", type_name(value))))?
-        .map(|item| item.and_then(|i| i.extract::<String>()))
-        .collect::<PyResult<_>>()
-        .map_err(|_| PyTypeError::new_err(format!("{arg}: every item must be a str")))?;
+        .enumerate()
+        .map(|(i, item)| item.and_then(|item| validate::text(&format!("{arg}[{i}]"), &item)))
+        .collect::<PyResult<_>>()?;
     if items.is_empty() || items.len() > max {
         return Err(PyValueError::new_err(format!("{arg}: expected 1 to {max} items, got {}", items.len())));
     }
@@ -482,10 +481,10 @@ fn parse_shard_filter(value: &Bound<'_, PyAny>) -> PyResult<ShardFilter> {
     let dict = value
         .cast::<PyDict>()
         .map_err(|_| PyTypeError::new_err("shard_filter: expected a dict like {'Type': 'AT_LATEST'}"))?;
-    let kind: String =
-        dict.get_item("Type")?.ok_or_else(|| PyValueError::new_err("shard_filter: missing 'Type'"))?.extract()?;
+    let kind = dict.get_item("Type")?.ok_or_else(|| PyValueError::new_err("shard_filter: missing 'Type'"))?;
+    let kind = validate::text("shard_filter['Type']", &kind)?;
     let kind = validate::one_of("shard_filter['Type']", &kind, SHARD_FILTER_TYPES)?;
-    let shard_id: Option<String> = dict.get_item("ShardId")?.map(|v| v.extract()).transpose()?;
+    let shard_id = dict.get_item("ShardId")?.map(|v| validate::text("shard_filter['ShardId']", &v)).transpose()?;
     let timestamp =
         dict.get_item("Timestamp")?.map(|v| validate::timestamp("shard_filter['Timestamp']", &v)).transpose()?;
     ShardFilter::builder()

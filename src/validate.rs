@@ -1,6 +1,8 @@
 //! Checks on arguments at the Python boundary, so that bad input fails with a message naming the
 //! argument before anything is sent.
 
+use std::borrow::Cow;
+
 use aws_smithy_types::DateTime;
 use base64::Engine;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -14,6 +16,15 @@ pub const MAX_NAME_CHARS: usize = 128;
 
 fn value_error(arg: &str, message: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(format!("{arg}: {message}"))
+}
+
+/// A Python str as UTF-8. A str holding a lone surrogate (`'\ud800'`, e.g. from bytes decoded with
+/// `errors='surrogateescape'`) cannot be encoded: that is a ValueError naming the argument, not a
+/// bare UnicodeEncodeError that does not say which argument it was.
+pub fn utf8<'a>(arg: &str, value: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
+    value.to_cow().map_err(|_| {
+        value_error(arg, "not valid text: it holds a lone surrogate (such as '\\ud800') that UTF-8 cannot encode")
+    })
 }
 
 /// A stream named by its name or by its ARN; every data operation accepts either.
@@ -146,7 +157,7 @@ pub fn timestamp(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<DateTime> {
 /// `b64_encode=False` (boto 2), the caller hands over base64 text, which is decoded here.
 pub fn payload(arg: &str, value: &Bound<'_, PyAny>, b64_encode: bool) -> PyResult<Vec<u8>> {
     let raw: Vec<u8> = if let Ok(text) = value.cast::<PyString>() {
-        text.to_cow()?.as_bytes().to_vec()
+        utf8(arg, text)?.as_bytes().to_vec()
     } else if let Ok(bytes) = value.cast::<PyBytes>() {
         bytes.as_bytes().to_vec()
     } else if let Ok(array) = value.cast::<PyByteArray>() {
@@ -181,7 +192,7 @@ pub fn size_limit(arg: &str, size: usize, limit: usize) -> PyResult<()> {
 /// A `str` argument, with a TypeError that names it.
 pub fn text(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
     match value.cast::<PyString>() {
-        Ok(s) => Ok(s.to_cow()?.into_owned()),
+        Ok(s) => Ok(utf8(arg, s)?.into_owned()),
         Err(_) => Err(PyTypeError::new_err(format!("{arg}: expected str, got {}", type_name(value)))),
     }
 }

@@ -11,12 +11,15 @@ import subprocess
 import sys
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import pytest
+from fault_proxy import FaultProxy
 from kinesis.testing import free_port, server_answers
 from scripted_server import ScriptedServer
 
@@ -250,6 +253,20 @@ def make_stream(conn, shard_count: int = 2, prefix: str = "test") -> str:
     return name
 
 
+@contextmanager
+def emulator_stream(kinesis_server: EmulatorServer, shard_count: int, prefix: str) -> Iterator[str]:
+    """A stream made straight on the emulator (for tests that talk to it through a proxy), deleted after."""
+    import kinesis
+
+    direct = kinesis.connect_to_region(REGION, endpoint_url=kinesis_server.endpoint_url)
+    name = make_stream(direct, shard_count, prefix=prefix)
+    try:
+        yield name
+    finally:
+        delete_quietly(direct, name)
+        direct.close()
+
+
 @pytest.fixture
 def stream(conn) -> Iterator[str]:
     """A fresh ACTIVE stream with 2 shards, created and deleted through the module itself."""
@@ -296,3 +313,15 @@ async def scripted_aconn(scripted: ScriptedServer):
     )
     yield connection
     await connection.close()
+
+
+@pytest.fixture
+def fault_proxy(kinesis_server: EmulatorServer, request: pytest.FixtureRequest) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the emulator (see fault_proxy.py); no faults until a test adds rules.
+
+    Its seed is ``KINESIS_FAULT_SEED`` if set, else derived from the test's id, so every test meets the
+    same faults on every run. ``fault_proxy.connect(**options)`` makes a connection through it.
+    """
+    seed = int(os.environ.get("KINESIS_FAULT_SEED") or zlib.crc32(request.node.nodeid.encode()))
+    with FaultProxy(kinesis_server.endpoint_url, seed=seed) as proxy:
+        yield proxy

@@ -23,10 +23,10 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional, Union
 
-TARGET_PREFIX = "Kinesis_20131202."
+from loopback_http import LoopbackServer, QuietHandler
+
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
@@ -121,29 +121,12 @@ class Reply:
 ReplySource = Union[Reply, Callable[[Request], Reply]]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _HTTPServer
+class _Handler(QuietHandler):
+    server: Any  # a QuietServer with .scripted
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
-        pass
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def _handle(self) -> None:
+    def handle_request(self) -> None:
         scripted: ScriptedServer = self.server.scripted
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        target = self.headers.get("X-Amz-Target", "")
-        action = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else (target or None)
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
+        raw, action, body = self.read_kinesis_request()
         request = Request(
             action=action,
             body=body,
@@ -196,18 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    scripted: ScriptedServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that time out or are killed reset connections; that is expected here.
-        pass
-
-
-class ScriptedServer:
+class ScriptedServer(LoopbackServer):
     """A threaded HTTP server on 127.0.0.1 that answers scripted Kinesis responses."""
 
     def __init__(self) -> None:
@@ -216,12 +188,7 @@ class ScriptedServer:
         self._always: dict = {}
         self.default: ReplySource = canned_success
         self.requests: list = []
-        self._stopping = threading.Event()
-        self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.scripted = self
-        self.port: int = self._httpd.server_address[1]
-        self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        self._thread: Optional[threading.Thread] = None
+        super().__init__(_Handler, "scripted")
 
     # scripting -------------------------------------------------------------------------------
     def queue(self, action: str, *replies: ReplySource) -> ScriptedServer:
@@ -252,14 +219,6 @@ class ScriptedServer:
         with self._lock:
             return [r.action for r in self.requests]
 
-    def wait_for_requests(self, count: int = 1, timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.request_count() >= count:
-                return True
-            time.sleep(0.01)
-        return False
-
     def _record_and_pick(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request)
@@ -269,25 +228,6 @@ class ScriptedServer:
             else:
                 source = self._always.get(request.action, self.default)
         return source(request) if callable(source) else source
-
-    # lifecycle -------------------------------------------------------------------------------
-    def start(self) -> ScriptedServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> ScriptedServer:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
 
 # Canned successful bodies, shaped as the service sends them.

@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 
+from child_process import interrupt_when, run_python, start_python
 from conftest import make_stream
 from scripted_server import Reply
-
-
-def run_python(code: str, tmp_path, timeout: float = 30, **kw) -> subprocess.CompletedProcess:
-    script = tmp_path / "script.py"
-    script.write_text(textwrap.dedent(code))
-    return subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        **kw,
-    )
 
 
 def test_one_connection_shared_by_threads(conn, stream):
@@ -251,38 +234,19 @@ def test_interpreter_exit_with_a_call_blocked_in_a_thread(scripted, tmp_path):
 
 def test_keyboard_interrupt_during_a_blocked_call(scripted, tmp_path):
     scripted.always("DescribeStream", Reply.hang(30))
-    script = tmp_path / "blocked.py"
-    script.write_text(
-        textwrap.dedent(
-            f"""
-            import kinesis
+    proc = start_python(
+        f"""
+        import kinesis
 
-            conn = kinesis.connect_to_region("us-east-1", endpoint_url={scripted.endpoint_url!r}, read_timeout=60)
-            print("calling", flush=True)
-            conn.describe_stream("s")
-            print("returned", flush=True)
-            """
-        )
+        conn = kinesis.connect_to_region("us-east-1", endpoint_url={scripted.endpoint_url!r}, read_timeout=60)
+        print("calling", flush=True)
+        conn.describe_stream("s")
+        print("returned", flush=True)
+        """,
+        tmp_path,
+        "blocked.py",
     )
-    proc = subprocess.Popen(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert scripted.wait_for_requests(1, timeout=15), "the child never sent its request"
-        time.sleep(0.2)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-        elapsed = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    out, err, elapsed = interrupt_when(proc, lambda: scripted.wait_for_requests(1, timeout=15))
     assert "returned" not in out
     assert proc.returncode != 0
     assert "KeyboardInterrupt" in err, err
@@ -291,43 +255,24 @@ def test_keyboard_interrupt_during_a_blocked_call(scripted, tmp_path):
 
 def test_keyboard_interrupt_in_async_call(scripted, tmp_path):
     scripted.always("DescribeStream", Reply.hang(30))
-    script = tmp_path / "blocked_async.py"
-    script.write_text(
-        textwrap.dedent(
-            f"""
-            import asyncio
-            import kinesis.aio
+    proc = start_python(
+        f"""
+        import asyncio
+        import kinesis.aio
 
-            async def main():
-                url = {scripted.endpoint_url!r}
-                conn = kinesis.aio.connect_to_region("us-east-1", endpoint_url=url, read_timeout=60)
-                print("calling", flush=True)
-                await conn.describe_stream("s")
+        async def main():
+            url = {scripted.endpoint_url!r}
+            conn = kinesis.aio.connect_to_region("us-east-1", endpoint_url=url, read_timeout=60)
+            print("calling", flush=True)
+            await conn.describe_stream("s")
 
-            asyncio.run(main())
-            print("returned", flush=True)
-            """
-        )
+        asyncio.run(main())
+        print("returned", flush=True)
+        """,
+        tmp_path,
+        "blocked_async.py",
     )
-    proc = subprocess.Popen(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert scripted.wait_for_requests(1, timeout=15), "the child never sent its request"
-        time.sleep(0.2)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-        elapsed = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    out, err, elapsed = interrupt_when(proc, lambda: scripted.wait_for_requests(1, timeout=15))
     assert "returned" not in out
     assert "KeyboardInterrupt" in err, err
     assert elapsed < 3

@@ -166,7 +166,10 @@ def _request_arguments(action: str, body: Any) -> tuple[str, dict[str, Any]]:
             f"(known: {', '.join(sorted(_ACTIONS))})"
         )
     if isinstance(body, (bytes, bytearray)):
-        body = body.decode("utf-8")
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"body: not valid UTF-8 JSON: {err}") from None
     if isinstance(body, str):
         try:
             params = json.loads(body) if body.strip() else {}
