@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import datetime
+import importlib.metadata
 import time
 
 import kinesis
@@ -14,6 +15,7 @@ from kinesis.exceptions import BotoServerError
 SHARD_0 = "shardId-000000000000"
 SHARD_1 = "shardId-000000000001"
 LAST_HASH_KEY = str(2**128 - 1)
+MOTO_VERSION = tuple(int(part) for part in importlib.metadata.version("moto").split(".")[:2])
 HIGH_HASH_KEY = str(2**128 - 2)  # moto 5.2 cannot place 2**128-1 (see test_largest_explicit_hash_key)
 
 
@@ -95,9 +97,9 @@ def test_explicit_hash_key_selects_shard(conn, stream):
 
 def test_largest_explicit_hash_key(kinesis_server, stream):
     conn = kinesis.connect_to_region("us-east-1", endpoint_url=kinesis_server.endpoint_url, num_retries=0)
-    if kinesis_server.name == "moto":
+    if kinesis_server.name == "moto" and MOTO_VERSION >= (5, 2):
         # moto 5.2 treats the last shard's EndingHashKey as exclusive and fails with an HTML 500 page for 2**128-1:
-        # the module must surface that as a server error with its status.
+        # the module must surface that as a server error with its status. (Python 3.9 gets moto 5.1, which places it.)
         with pytest.raises(BotoServerError) as info:
             conn.put_record(stream, "top", "pk", explicit_hash_key=LAST_HASH_KEY)
         assert info.value.status == 500

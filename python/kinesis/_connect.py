@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from kinesis._html import html_table
 from kinesis.regioninfo import RegionInfo
+
+if TYPE_CHECKING:
+    from kinesis._kinesis import Connection
 
 # make_request(action, body): the wire field of each action → (method, {WireField: keyword}).
 # Payloads stay base64 text, as on the wire (b64_encode=False / b64_decode=False).
@@ -205,6 +209,19 @@ class ConnectionMixin:
         """
         method, kwargs = _request_arguments(action, body)
         return getattr(self, method)(**kwargs)
+
+    def _repr_html_(self) -> str:
+        """A table for notebooks: where the connection goes and where its credentials came from (never them)."""
+        conn: Connection = self  # type: ignore[assignment]  # the mixin is only ever mixed into Connection
+        kind = "asyncio" if getattr(conn, "_asynchronous", False) else "blocking"
+        rows = [
+            ("region", conn.region_name),
+            ("endpoint", conn.endpoint_url or f"https://{conn.host}"),
+            ("credentials from", conn.credential_source),
+            ("calls", kind),
+            ("state", "closed" if conn.closed else "open"),
+        ]
+        return html_table(type(self).__name__, rows)
 
 
 def check_connect_arguments(region_name: object, kw_params: Mapping[str, object]) -> RegionInfo:

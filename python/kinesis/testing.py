@@ -70,6 +70,11 @@ class LocalKinesisServer:
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def running(self) -> bool:
+        """Whether the server process is started and has not exited."""
+        return self._process is not None and self._process.poll() is None
+
     def start(self) -> LocalKinesisServer:
         if self._process is not None:
             return self
@@ -129,7 +134,7 @@ class LocalKinesisServer:
         self.stop()
 
     def __repr__(self) -> str:
-        state = "running" if self._process is not None else "stopped"
+        state = "running" if self.running else "stopped"
         return f"LocalKinesisServer({self.endpoint_url}, {state})"
 
 
