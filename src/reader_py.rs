@@ -166,16 +166,39 @@ impl Record {
         hasher.finish()
     }
 
+    /// Notebook view: a table of the record's fields (escaped by `kinesis._html`).
+    fn _repr_html_<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = &self.0;
+        let rows: Vec<(&str, Py<PyAny>)> = vec![
+            ("shard", PyString::new(py, &r.shard_id).into_any().unbind()),
+            ("sequence number", PyString::new(py, &r.sequence_number).into_any().unbind()),
+            ("sub-sequence number", r.sub_sequence_number.into_pyobject(py)?.into_any().unbind()),
+            ("partition key", PyString::new(py, &r.partition_key).into_any().unbind()),
+            ("explicit hash key", r.explicit_hash_key.as_deref().into_pyobject(py)?.into_any().unbind()),
+            ("arrival", self.approximate_arrival_timestamp(py)?.into_pyobject(py)?.into_any().unbind()),
+            ("data", PyString::new(py, &data_preview(&r.data)).into_any().unbind()),
+        ];
+        py.import("kinesis._html")?.getattr("html_table")?.call1(("Record", rows))
+    }
+
     fn __repr__(&self) -> String {
-        const SHOWN: usize = 40;
-        let data = &self.0.data;
-        let shown = String::from_utf8_lossy(&data[..data.len().min(SHOWN)]);
-        let more = if data.len() > SHOWN { format!("... ({} bytes)", data.len()) } else { String::new() };
+        let shown = data_preview(&self.0.data);
         let sub = self.0.sub_sequence_number.map(|s| format!(", sub_sequence_number={s}")).unwrap_or_default();
         format!(
-            "Record(shard_id={:?}, sequence_number={:?}{sub}, partition_key={:?}, data={shown:?}{more})",
+            "Record(shard_id={:?}, sequence_number={:?}{sub}, partition_key={:?}, data={shown})",
             &*self.0.shard_id, &*self.0.sequence_number, &*self.0.partition_key
         )
+    }
+}
+
+/// The start of a record's data as text, with its size when cut.
+fn data_preview(data: &[u8]) -> String {
+    const SHOWN: usize = 40;
+    let shown = String::from_utf8_lossy(&data[..data.len().min(SHOWN)]);
+    if data.len() > SHOWN {
+        format!("{shown:?}... ({} bytes)", data.len())
+    } else {
+        format!("{shown:?}")
     }
 }
 

@@ -487,3 +487,20 @@ def test_a_reader_made_before_fork_says_so_in_the_child(conn, stream):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     reader.close()
+
+
+async def test_notebook_views_of_records_and_readers(conn, aconn, stream):
+    put = conn.put_record(stream, "<b>not bold</b>", "key & co")
+    with kinesis.StreamReader(conn, stream, "TRIM_HORIZON", idle_timeout=1.0, **FAST) as reader:
+        (record,) = list(reader)
+        page = reader._repr_html_()
+    assert "StreamReader" in page and "2 reading" in page and f"after {put['SequenceNumber']}" in page
+    html = record._repr_html_()
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in html and "key &amp; co" in html and "<b>" not in html
+    iterator = kinesis.ShardIterator(conn, stream, put["ShardId"], "TRIM_HORIZON", idle_timeout=0.3, **FAST)
+    list(iterator)
+    assert put["ShardId"] in iterator._repr_html_() and put["SequenceNumber"] in iterator._repr_html_()
+    areader = kinesis.aio.StreamReader(aconn, stream, "TRIM_HORIZON", idle_timeout=1.0, **FAST)
+    assert [r.data async for r in areader] == [b"<b>not bold</b>"]
+    assert "StreamReader" in areader._repr_html_()
+    await areader.close()

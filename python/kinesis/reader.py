@@ -14,11 +14,46 @@ in :mod:`kinesis.aio`.
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
+from kinesis._html import html_table
 from kinesis._kinesis import Record
 from kinesis._kinesis import ShardIterator as _ShardIterator
 from kinesis._kinesis import StreamReader as _StreamReader
 
 __all__ = ["Record", "ShardIterator", "StreamReader"]
+
+
+def shard_iterator_html(iterator: _ShardIterator) -> str:
+    """Notebook view of a ShardIterator (sync or asyncio)."""
+    children = iterator.child_shards
+    rows: list[tuple[str, object]] = [
+        ("stream", iterator.stream_name),
+        ("shard", iterator.shard_id),
+        ("position", iterator.position),
+        ("behind latest (ms)", iterator.millis_behind_latest),
+        ("children", None if children is None else ", ".join(c["ShardId"] for c in children)),
+    ]
+    return html_table(type(iterator).__name__, rows)
+
+
+def stream_reader_html(reader: _StreamReader) -> str:
+    """Notebook view of a StreamReader (sync or asyncio): each shard's state and position."""
+    states = reader.shards()
+    counts = Counter(states.values())
+    rows: list[tuple[str, object]] = [
+        ("stream", reader.stream_name),
+        ("shards", ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none listed yet"),
+    ]
+    positions = reader.positions
+    for shard in sorted(states):
+        position: Any = positions.get(shard)
+        if isinstance(position, dict):
+            sub = position["sub_sequence_number"]
+            position = position["sequence_number"] + ("" if sub is None else f" / {sub}")
+        rows.append((shard, f"{states[shard]}, after {position}" if position else states[shard]))
+    return html_table(type(reader).__name__, rows)
 
 
 class ShardIterator(_ShardIterator):
@@ -32,6 +67,9 @@ class ShardIterator(_ShardIterator):
 
     _asynchronous = False
 
+    def _repr_html_(self) -> str:
+        return shard_iterator_html(self)
+
 
 class StreamReader(_StreamReader):
     """Reads every shard of a stream in the background and yields their records (``for record in reader``).
@@ -43,3 +81,6 @@ class StreamReader(_StreamReader):
     """
 
     _asynchronous = False
+
+    def _repr_html_(self) -> str:
+        return stream_reader_html(self)

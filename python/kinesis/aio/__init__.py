@@ -18,6 +18,7 @@ from kinesis._kinesis import Connection as _Connection
 from kinesis._kinesis import Record
 from kinesis._kinesis import ShardIterator as _ShardIterator
 from kinesis._kinesis import StreamReader as _StreamReader
+from kinesis.reader import shard_iterator_html, stream_reader_html
 from kinesis.regioninfo import RegionInfo
 from kinesis.regioninfo import regions as _regions
 
@@ -41,11 +42,17 @@ class ShardIterator(_ShardIterator):
 
     _asynchronous = True
 
+    def _repr_html_(self) -> str:
+        return shard_iterator_html(self)
+
 
 class StreamReader(_StreamReader):
     """:class:`kinesis.StreamReader` for ``async for``; ``close()`` and ``checkpoint()`` are awaitable."""
 
     _asynchronous = True
+
+    def _repr_html_(self) -> str:
+        return stream_reader_html(self)
 
 
 def connect_to_region(region_name: str, **kw_params: Any) -> KinesisConnection:
