@@ -898,12 +898,12 @@ impl StreamReader {
         };
         let client = session.client(Flavor::Background).map_err(|e| e.into_pyerr(py))?;
         let runtime = background_handle()?;
-        let stream_reader::Spawned { consumer, status, abort, started } =
-            stream_reader::spawn(&runtime, client, config);
         let asynchronous = is_asynchronous(cls);
-        if !asynchronous {
-            // Wait until every shard has its iterator, so that LATEST means "from now" and a
-            // missing stream fails here. The asyncio face cannot wait in a constructor.
+        // The sync face waits until every shard has its iterator, so that LATEST means "from now"
+        // and a missing stream fails here; the asyncio face cannot wait in a constructor.
+        let stream_reader::Spawned { consumer, status, abort, started } =
+            stream_reader::spawn(&runtime, client, config, !asynchronous);
+        if let Some(started) = started {
             if let Ok(Err(err)) = block_on(py, started)? {
                 abort.abort();
                 return Err(err.into_pyerr(py));

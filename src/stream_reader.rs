@@ -107,14 +107,14 @@ pub struct Spawned {
     pub consumer: StreamConsumer,
     pub status: SharedStatus,
     pub abort: AbortHandle,
-    /// Resolves once every shard the reader starts with has its iterator (so LATEST means
-    /// "from now"), or with the error that stopped the start. If nobody waits for it, that error
-    /// is delivered to the consumer instead.
-    pub started: oneshot::Receiver<KResult<()>>,
+    /// With `report_start`: resolves once every shard the reader starts with has its iterator
+    /// (so LATEST means "from now"), or with the error that stopped the start, which then goes
+    /// nowhere else. Without it, every error is delivered to the consumer.
+    pub started: Option<oneshot::Receiver<KResult<()>>>,
 }
 
 /// Start reading in the background on `runtime`.
-pub fn spawn(runtime: &Handle, client: Client, config: ReaderConfig) -> Spawned {
+pub fn spawn(runtime: &Handle, client: Client, config: ReaderConfig, report_start: bool) -> Spawned {
     let (tx, rx) = unbounded_channel();
     let status: SharedStatus = Arc::new(Mutex::new(HashMap::new()));
     let positions: HashMap<Arc<str>, Checkpoint> = config
@@ -122,7 +122,14 @@ pub fn spawn(runtime: &Handle, client: Client, config: ReaderConfig) -> Spawned 
         .iter()
         .map(|(shard, checkpoint)| (Arc::<str>::from(shard.as_str()), checkpoint.clone()))
         .collect();
-    let (started_tx, started) = oneshot::channel();
+    // Only a caller that will wait for the start may take its error: otherwise the error could be
+    // sent to a receiver that is about to be dropped, and the consumer would see a clean end.
+    let (started_tx, started) = if report_start {
+        let (tx, rx) = oneshot::channel();
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
     let coordinator = Coordinator::new(client, config, tx, status.clone(), started_tx);
     let handle = runtime.spawn(coordinator.run());
     let abort = handle.abort_handle();
@@ -171,7 +178,7 @@ impl Coordinator {
         config: ReaderConfig,
         tx: UnboundedSender<Delivery>,
         status: SharedStatus,
-        started: oneshot::Sender<KResult<()>>,
+        started: Option<oneshot::Sender<KResult<()>>>,
     ) -> Self {
         let max_permits = u32::try_from(config.max_buffered_bytes.max(1)).unwrap_or(u32::MAX).min(
             // tokio's semaphore holds at most usize::MAX >> 3 permits.
@@ -185,7 +192,7 @@ impl Coordinator {
             shards: HashMap::new(),
             buffer: Arc::new(Semaphore::new(max_permits as usize)),
             max_permits,
-            started: Some(started),
+            started,
         }
     }
 
