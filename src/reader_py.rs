@@ -27,6 +27,12 @@ use crate::validate::{self, StreamRef};
 
 const MAX_GET_RECORDS_LIMIT: i32 = 10_000;
 const SHARD_END: &str = "SHARD_END";
+/// GetRecords calls per second and shard: the service's limit for all consumers of a shard.
+const DEFAULT_CALLS_PER_SECOND: f64 = 5.0;
+/// How long an idle shard is left alone between polls; AWS advises about a second.
+const DEFAULT_IDLE_INTERVAL: Duration = Duration::from_secs(1);
+const DEFAULT_MAX_BUFFERED_BYTES: usize = 64 * 1024 * 1024;
+const DEFAULT_SHARD_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Record>()?;
@@ -60,16 +66,18 @@ impl Record {
     /// Make a record by hand (for testing code that consumes records).
     #[new]
     #[pyo3(signature = (data, partition_key, sequence_number, *, sub_sequence_number=None,
-                        explicit_hash_key=None, approximate_arrival_timestamp=None, shard_id=String::new()))]
+                        explicit_hash_key=None, approximate_arrival_timestamp=None, shard_id=None))]
     fn new(
         data: &Bound<'_, PyAny>,
         partition_key: &Bound<'_, PyAny>,
         sequence_number: &Bound<'_, PyAny>,
-        sub_sequence_number: Option<u64>,
+        sub_sequence_number: Option<&Bound<'_, PyAny>>,
         explicit_hash_key: Option<&Bound<'_, PyAny>>,
         approximate_arrival_timestamp: Option<&Bound<'_, PyAny>>,
-        shard_id: String,
+        shard_id: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let sub_sequence_number = sub_sequence_number_arg(sub_sequence_number)?;
+        let shard_id = validate::opt_text("shard_id", shard_id)?.unwrap_or_default();
         let data = validate::payload("data", data, true)?;
         let partition_key = validate::text("partition_key", partition_key)?;
         let sequence_number = validate::text("sequence_number", sequence_number)?;
@@ -189,6 +197,14 @@ impl Record {
             &*self.0.shard_id, &*self.0.sequence_number, &*self.0.partition_key
         )
     }
+}
+
+fn sub_sequence_number_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
+    validate::opt_integer("sub_sequence_number", value)?
+        .map(|n| {
+            u64::try_from(n).map_err(|_| PyValueError::new_err(format!("sub_sequence_number: expected >= 0, got {n}")))
+        })
+        .transpose()
 }
 
 /// The start of a record's data as text, with its size when cut.
@@ -339,7 +355,7 @@ impl IdleTimeout {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn set(&self, seconds: Option<f64>) -> PyResult<()> {
+    fn set(&self, seconds: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = optional_seconds("idle_timeout", seconds)?;
         Ok(())
     }
@@ -369,8 +385,8 @@ fn endpoint_key(session: &Session) -> String {
     session.options.endpoint_url.clone().unwrap_or_else(|| session.options.host.clone())
 }
 
-fn optional_seconds(arg: &str, value: Option<f64>) -> PyResult<Option<Duration>> {
-    match value {
+fn optional_seconds(arg: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
+    match validate::opt_number(arg, value)? {
         None => Ok(None),
         Some(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(Some(Duration::from_secs_f64(seconds))),
         Some(seconds) => Err(PyValueError::new_err(format!("{arg}: expected seconds >= 0, got {seconds}"))),
@@ -379,18 +395,22 @@ fn optional_seconds(arg: &str, value: Option<f64>) -> PyResult<Option<Duration>>
 
 /// The options every reader shares, checked.
 fn cursor_options(
-    limit: Option<i64>,
-    deaggregate: bool,
-    max_calls_per_second: f64,
-    idle_interval: f64,
+    limit: Option<&Bound<'_, PyAny>>,
+    deaggregate: Option<&Bound<'_, PyAny>>,
+    max_calls_per_second: Option<&Bound<'_, PyAny>>,
+    idle_interval: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<CursorOptions> {
+    let limit = validate::opt_integer("limit", limit)?;
     let limit = validate::optional_int_range("limit", limit, 1, i64::from(MAX_GET_RECORDS_LIMIT))?;
+    let deaggregate = validate::opt_flag("deaggregate", deaggregate)?.unwrap_or(true);
+    let max_calls_per_second =
+        validate::opt_number("max_calls_per_second", max_calls_per_second)?.unwrap_or(DEFAULT_CALLS_PER_SECOND);
     if !(max_calls_per_second.is_finite() && max_calls_per_second > 0.0 && max_calls_per_second <= 1000.0) {
         return Err(PyValueError::new_err(format!(
             "max_calls_per_second: expected a number above 0 (the service allows 5 per shard), got {max_calls_per_second}"
         )));
     }
-    let idle_interval = optional_seconds("idle_interval", Some(idle_interval))?.unwrap_or_default();
+    let idle_interval = optional_seconds("idle_interval", idle_interval)?.unwrap_or(DEFAULT_IDLE_INTERVAL);
     Ok(CursorOptions { limit, deaggregate, calls_per_second: max_calls_per_second, idle_interval })
 }
 
@@ -560,8 +580,8 @@ impl ShardIterator {
     #[new]
     #[classmethod]
     #[pyo3(signature = (connection, stream_name, shard_id, iterator_type="LATEST", sequence_number=None,
-                        timestamp=None, *, sub_sequence_number=None, deaggregate=true, limit=None,
-                        max_calls_per_second=5.0, idle_interval=1.0, idle_timeout=None))]
+                        timestamp=None, *, sub_sequence_number=None, deaggregate=None, limit=None,
+                        max_calls_per_second=None, idle_interval=None, idle_timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         cls: &Bound<'_, PyType>,
@@ -571,13 +591,14 @@ impl ShardIterator {
         iterator_type: &str,
         sequence_number: Option<&Bound<'_, PyAny>>,
         timestamp: Option<&Bound<'_, PyAny>>,
-        sub_sequence_number: Option<u64>,
-        deaggregate: bool,
-        limit: Option<i64>,
-        max_calls_per_second: f64,
-        idle_interval: f64,
-        idle_timeout: Option<f64>,
+        sub_sequence_number: Option<&Bound<'_, PyAny>>,
+        deaggregate: Option<&Bound<'_, PyAny>>,
+        limit: Option<&Bound<'_, PyAny>>,
+        max_calls_per_second: Option<&Bound<'_, PyAny>>,
+        idle_interval: Option<&Bound<'_, PyAny>>,
+        idle_timeout: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let sub_sequence_number = sub_sequence_number_arg(sub_sequence_number)?;
         let py = cls.py();
         let session = connection_session(connection)?;
         let stream_name = validate::text("stream_name", stream_name)?;
@@ -662,7 +683,7 @@ impl ShardIterator {
     }
 
     #[setter]
-    fn set_idle_timeout(&self, seconds: Option<f64>) -> PyResult<()> {
+    fn set_idle_timeout(&self, seconds: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         self.idle_timeout.set(seconds)
     }
 
@@ -849,9 +870,9 @@ impl StreamReader {
     #[new]
     #[classmethod]
     #[pyo3(signature = (connection, stream_name, start=None, *,
-                        checkpoints=None, idle_timeout=None, deaggregate=true, limit=None,
-                        max_calls_per_second=5.0, idle_interval=1.0, max_buffered_bytes=64 * 1024 * 1024,
-                        shard_refresh_interval=30.0))]
+                        checkpoints=None, idle_timeout=None, deaggregate=None, limit=None,
+                        max_calls_per_second=None, idle_interval=None, max_buffered_bytes=None,
+                        shard_refresh_interval=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         cls: &Bound<'_, PyType>,
@@ -859,14 +880,18 @@ impl StreamReader {
         stream_name: &Bound<'_, PyAny>,
         start: Option<&Bound<'_, PyAny>>,
         checkpoints: Option<Bound<'_, PyAny>>,
-        idle_timeout: Option<f64>,
-        deaggregate: bool,
-        limit: Option<i64>,
-        max_calls_per_second: f64,
-        idle_interval: f64,
-        max_buffered_bytes: usize,
-        shard_refresh_interval: f64,
+        idle_timeout: Option<&Bound<'_, PyAny>>,
+        deaggregate: Option<&Bound<'_, PyAny>>,
+        limit: Option<&Bound<'_, PyAny>>,
+        max_calls_per_second: Option<&Bound<'_, PyAny>>,
+        idle_interval: Option<&Bound<'_, PyAny>>,
+        max_buffered_bytes: Option<&Bound<'_, PyAny>>,
+        shard_refresh_interval: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let max_buffered_bytes = match validate::opt_integer("max_buffered_bytes", max_buffered_bytes)? {
+            None => DEFAULT_MAX_BUFFERED_BYTES,
+            Some(n) => usize::try_from(n).unwrap_or(0),
+        };
         let py = cls.py();
         let session = connection_session(connection)?;
         let stream_name = validate::text("stream_name", stream_name)?;
@@ -879,9 +904,13 @@ impl StreamReader {
                 "max_buffered_bytes: expected at least 1024, got {max_buffered_bytes}"
             )));
         }
-        let shard_refresh_interval = optional_seconds("shard_refresh_interval", Some(shard_refresh_interval))?
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| PyValueError::new_err("shard_refresh_interval: expected seconds > 0"))?;
+        let shard_refresh_interval = match optional_seconds("shard_refresh_interval", shard_refresh_interval)? {
+            None => DEFAULT_SHARD_REFRESH_INTERVAL,
+            Some(d) if d.is_zero() => {
+                return Err(PyValueError::new_err("shard_refresh_interval: expected seconds > 0"));
+            }
+            Some(d) => d,
+        };
         let checkpoints = checkpoints.filter(|c| !c.is_none());
         let loaded = match &checkpoints {
             Some(store) => load_checkpoints(store, &stream_name)?,
@@ -961,7 +990,7 @@ impl StreamReader {
     }
 
     #[setter]
-    fn set_idle_timeout(&self, seconds: Option<f64>) -> PyResult<()> {
+    fn set_idle_timeout(&self, seconds: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         self.idle_timeout.set(seconds)
     }
 

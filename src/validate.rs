@@ -212,3 +212,30 @@ pub fn integer(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<i64> {
 pub fn opt_integer(arg: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
     value.filter(|v| !v.is_none()).map(|v| integer(arg, v)).transpose()
 }
+
+/// An optional number (int or float; bool is refused), with a TypeError naming the argument.
+/// Checked here rather than by pyo3's own conversion, whose error names the argument only in an
+/// exception note, which Python 3.9 and 3.10 do not have.
+pub fn opt_number(arg: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    if value.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(PyTypeError::new_err(format!("{arg}: expected a number, got bool")));
+    }
+    value
+        .extract::<f64>()
+        .map(Some)
+        .map_err(|_| PyTypeError::new_err(format!("{arg}: expected a number, got {}", type_name(value))))
+}
+
+/// An optional True/False, with a TypeError naming the argument (see `opt_number`).
+pub fn opt_flag(arg: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<bool>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    value
+        .cast::<pyo3::types::PyBool>()
+        .map(|b| Some(b.is_true()))
+        .map_err(|_| PyTypeError::new_err(format!("{arg}: expected True or False, got {}", type_name(value))))
+}

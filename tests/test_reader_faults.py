@@ -315,6 +315,11 @@ def test_keyboard_interrupt_stops_a_blocked_iteration(scripted, tmp_path):
         ({"idle_interval": -1}, "idle_interval"),
         ({"idle_timeout": -0.5}, "idle_timeout"),
         ({"idle_timeout": "soon"}, "idle_timeout"),
+        ({"deaggregate": "yes"}, "deaggregate: expected True or False"),
+        ({"max_calls_per_second": "fast"}, "max_calls_per_second: expected a number"),
+        ({"max_calls_per_second": True}, "max_calls_per_second: expected a number, got bool"),
+        ({"iterator_type": "AFTER_SEQUENCE_NUMBER", "sequence_number": "1", "sub_sequence_number": -1}, "sub_sequence"),
+        ({"limit": 2.5}, "limit: expected int"),
     ],
 )
 def test_shard_iterator_bad_arguments_are_named(scripted_conn, kwargs, message):
@@ -329,6 +334,8 @@ def test_shard_iterator_bad_arguments_are_named(scripted_conn, kwargs, message):
         (("s", "YESTERDAY"), {}, "start"),
         (("s", object()), {}, "start"),
         (("s",), {"max_buffered_bytes": 10}, "max_buffered_bytes"),
+        (("s",), {"max_buffered_bytes": "lots"}, "max_buffered_bytes: expected int"),
+        (("s",), {"idle_interval": "1s"}, "idle_interval: expected a number"),
         (("s",), {"shard_refresh_interval": 0}, "shard_refresh_interval"),
         (("s",), {"checkpoints": object()}, "checkpoints"),
         (("s",), {"checkpoints": kinesis.MemoryCheckpointStore(), "limit": -1}, "limit"),

@@ -314,7 +314,7 @@ class Record:
         sub_sequence_number: Optional[int] = None,
         explicit_hash_key: Optional[str] = None,
         approximate_arrival_timestamp: Optional[_Timestamp] = None,
-        shard_id: str = ...,
+        shard_id: Optional[str] = None,
     ) -> Self: ...
     @property
     def data(self) -> bytes: ...
@@ -362,12 +362,14 @@ class ShardIterator:
         timestamp: Optional[_Timestamp] = None,
         *,
         sub_sequence_number: Optional[int] = None,
-        deaggregate: bool = True,
+        deaggregate: Optional[bool] = None,
         limit: Optional[int] = None,
-        max_calls_per_second: float = 5.0,
-        idle_interval: float = 1.0,
+        max_calls_per_second: Optional[float] = None,
+        idle_interval: Optional[float] = None,
         idle_timeout: Optional[float] = None,
-    ) -> Self: ...
+    ) -> Self:
+        """None means the default: deaggregate=True, limit=10,000 (the service's), max_calls_per_second=5,
+        idle_interval=1 s, idle_timeout=forever."""
     def __iter__(self) -> Self: ...
     def __next__(self) -> Record: ...
     def __aiter__(self) -> Self: ...
@@ -410,13 +412,15 @@ class StreamReader:
         *,
         checkpoints: Optional[Any] = None,
         idle_timeout: Optional[float] = None,
-        deaggregate: bool = True,
+        deaggregate: Optional[bool] = None,
         limit: Optional[int] = None,
-        max_calls_per_second: float = 5.0,
-        idle_interval: float = 1.0,
-        max_buffered_bytes: int = 67108864,
-        shard_refresh_interval: float = 30.0,
-    ) -> Self: ...
+        max_calls_per_second: Optional[float] = None,
+        idle_interval: Optional[float] = None,
+        max_buffered_bytes: Optional[int] = None,
+        shard_refresh_interval: Optional[float] = None,
+    ) -> Self:
+        """None means the default: start="LATEST", idle_timeout=forever, deaggregate=True, limit=10,000,
+        max_calls_per_second=5, idle_interval=1 s, max_buffered_bytes=64 MiB, shard_refresh_interval=30 s."""
     def __iter__(self) -> Self: ...
     def __next__(self) -> Record: ...
     def __aiter__(self) -> Self: ...
