@@ -9,9 +9,13 @@ mod consumers;
 mod convert;
 mod credentials;
 mod errors;
+mod producer;
+mod producer_py;
 mod records;
 mod runtime;
+mod shard_map;
 mod streams;
+mod token_bucket;
 mod validate;
 
 use pyo3::prelude::*;
@@ -22,5 +26,6 @@ fn _kinesis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Connection>()?;
     m.add_function(wrap_pyfunction!(runtime::_shutdown_runtimes, m)?)?;
     aggregation_py::register(m)?;
+    producer_py::register(m)?;
     Ok(())
 }

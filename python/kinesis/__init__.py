@@ -19,6 +19,8 @@ from kinesis import exceptions
 from kinesis._connect import check_connect_arguments as _check_connect_arguments
 from kinesis._kinesis import __version__, _shutdown_runtimes
 from kinesis.layer1 import KinesisConnection
+from kinesis.producer import Producer, PutResult
+from kinesis.producer import _flush_at_exit as _flush_producers_at_exit
 from kinesis.regioninfo import RegionInfo
 from kinesis.regioninfo import regions as _regions
 
@@ -29,6 +31,8 @@ if TYPE_CHECKING:  # stub-only names: the keyword arguments connect_to_region() 
 
 __all__ = [
     "KinesisConnection",
+    "Producer",
+    "PutResult",
     "RegionInfo",
     "__version__",
     "connect_to_region",
@@ -38,6 +42,8 @@ __all__ = [
 
 # Stop the I/O threads without waiting when the interpreter exits, so nothing can hold it up.
 _atexit.register(_shutdown_runtimes)
+# atexit runs last-registered first: producers send what they hold while the I/O threads still run.
+_atexit.register(_flush_producers_at_exit)
 
 
 def regions() -> list[RegionInfo]:

@@ -15,10 +15,11 @@ from typing import Any
 
 from kinesis._connect import ConnectionMixin, check_connect_arguments
 from kinesis._kinesis import Connection as _Connection
+from kinesis.aio.producer import Producer
 from kinesis.regioninfo import RegionInfo
 from kinesis.regioninfo import regions as _regions
 
-__all__ = ["KinesisConnection", "connect_to_region", "regions"]
+__all__ = ["KinesisConnection", "Producer", "connect_to_region", "regions"]
 
 
 class KinesisConnection(ConnectionMixin, _Connection):
