@@ -37,9 +37,7 @@ const MAX_IN_FLIGHT: usize = 16;
 /// Wake the sender once this many records or bytes wait unrouted, rather than on every put.
 const WAKE_RECORDS: usize = 1024;
 const WAKE_BYTES: usize = 1024 * 1024;
-/// The shard map is re-read at least this often (on-demand streams reshard on their own).
-const SHARD_MAP_MAX_AGE: Duration = Duration::from_secs(60);
-/// ... and at most this often when it keeps looking stale.
+/// The shard map is re-read at most this often when it keeps looking stale.
 const SHARD_MAP_MIN_AGE: Duration = Duration::from_secs(1);
 /// The stream's record size when DescribeStreamSummary does not say (moto): 1 MiB.
 const DEFAULT_MAX_RECORD_SIZE: usize = 1024 * 1024;
@@ -61,6 +59,8 @@ pub struct Config {
     pub retry_base_delay: Duration,
     pub retry_max_delay: Duration,
     pub exit_timeout: Duration,
+    /// The shard map is re-read at least this often (on-demand streams reshard on their own).
+    pub shard_refresh_interval: Duration,
 }
 
 /// One user record as admitted.
@@ -1012,7 +1012,7 @@ impl<D: Delivery> Sender<D> {
             return;
         }
         let age = now.saturating_duration_since(self.map_loaded);
-        if !((self.map_stale && age >= SHARD_MAP_MIN_AGE) || age >= SHARD_MAP_MAX_AGE) {
+        if !((self.map_stale && age >= SHARD_MAP_MIN_AGE) || age >= self.config().shard_refresh_interval) {
             return;
         }
         self.refreshing = true;
@@ -1068,8 +1068,8 @@ impl<D: Delivery> Sender<D> {
         if self.map_stale && !self.refreshing {
             wake_at = earliest(wake_at, self.map_loaded + SHARD_MAP_MIN_AGE);
         }
-        if !self.shards.values().all(ShardQueue::is_idle) {
-            wake_at = earliest(wake_at, self.map_loaded + SHARD_MAP_MAX_AGE);
+        if !self.refreshing && !self.shared.is_closed() {
+            wake_at = earliest(wake_at, self.map_loaded + self.config().shard_refresh_interval);
         }
         wake_at
     }

@@ -571,7 +571,8 @@ impl Producer {
     #[pyo3(signature = (
         connection, stream_name, *, aggregate=true, linger_ms=100.0, max_batch_records=MAX_PUT_RECORDS_ENTRIES,
         max_batch_bytes=5 * 1024 * 1024, max_aggregate_bytes=51_200, max_buffered_bytes=64 * 1024 * 1024,
-        record_ttl=30.0, rate_limit=Some(1.0), preserve_order=true, exit_timeout=30.0
+        record_ttl=30.0, rate_limit=Some(1.0), preserve_order=true, exit_timeout=30.0,
+        shard_refresh_interval=60.0
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -588,6 +589,7 @@ impl Producer {
         rate_limit: Option<f64>,
         preserve_order: bool,
         exit_timeout: f64,
+        shard_refresh_interval: f64,
     ) -> PyResult<Self> {
         let py = cls.py();
         let connection = connection.cast::<Connection>().map_err(|_| {
@@ -606,6 +608,8 @@ impl Producer {
         let record_ttl = Duration::from_secs_f64(positive("record_ttl", record_ttl)?);
         let rate_limit = rate_limit.map(|r| positive("rate_limit", r)).transpose()?;
         let exit_timeout = Duration::from_secs_f64(non_negative("exit_timeout", exit_timeout)?);
+        let shard_refresh_interval =
+            Duration::from_secs_f64(positive("shard_refresh_interval", shard_refresh_interval)?);
         let connection = connection.get();
         let session = connection.session();
         let client = session.client(Flavor::Background).map_err(|e| e.into_pyerr(py))?;
@@ -624,6 +628,7 @@ impl Producer {
             retry_base_delay,
             retry_max_delay: session.options.retry_max_delay.clamp(retry_base_delay, MAX_BACKOFF.max(retry_base_delay)),
             exit_timeout,
+            shard_refresh_interval,
         };
         let asynchronous = cls.getattr("_asynchronous").and_then(|v| v.is_truthy()).unwrap_or(false);
         let event_loop = Arc::new(OnceLock::new());
