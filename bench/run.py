@@ -49,11 +49,13 @@ ACCESS_KEY_ID = "000000000000"  # the same values as bench/worker.py
 SECRET_ACCESS_KEY = "benchsecretkeybenchsecretkey"
 REGION = "us-east-1"
 
-PACKAGES = ["maturin", "boto3", "moto[server]", "matplotlib"]
+PACKAGES = ["maturin", "boto3", "moto[server]", "matplotlib", "aws-kinesis-agg"]
 AIOBOTOCORE_SKIP_ENV = "KINESIS_BENCH_AIOBOTOCORE_SKIPPED"  # the reason, passed from the build step
 BUILD_ENV = "KINESIS_BENCH_BUILT"  # set when the build step built the module in release mode
 
-WORKLOADS = ["startup", "put_record", "get_records_empty", "get_records_bulk", "threads", "asyncio"]
+WORKLOADS = ["startup", "put_record", "get_records_empty", "get_records_bulk", "threads", "asyncio", "producer"]
+# The producer workload's peers: plain boto3 put_records, and aws-kinesis-agg's aggregator + boto3.
+PRODUCER_PEERS = {"boto3": "boto3 put_records x500", "agg": "aws-kinesis-agg + boto3"}
 
 # Sizes: moderate, so that the whole suite takes a few minutes on 2 cores; --quick for the smoke test.
 FULL = {
@@ -63,6 +65,7 @@ FULL = {
     "get_records_bulk": {"n": 10, "warmup": 1, "records": 10_000, "record_size": 1024},
     "threads": {"n": 2000, "warmup": 16, "threads": 8},
     "asyncio": {"n": 2000, "warmup": 100, "concurrency": 100},
+    "producer": {"n": 100_000, "warmup": 5000, "shards": 4},
 }
 QUICK = {
     "startup_runs": 2,
@@ -71,6 +74,7 @@ QUICK = {
     "get_records_bulk": {"n": 2, "warmup": 1, "records": 100, "record_size": 1024},
     "threads": {"n": 40, "warmup": 8, "threads": 8},
     "asyncio": {"n": 100, "warmup": 100, "concurrency": 100},
+    "producer": {"n": 2000, "warmup": 100, "shards": 4},
 }
 
 
@@ -490,6 +494,21 @@ def run_all(bench: Bench, only: list[str], streams) -> None:
             server_pid=pid,
             **sizes["asyncio"],
         )
+    if "producer" in only:
+        size = sizes["producer"]
+        for peer, label in PRODUCER_PEERS.items():
+            log(f"producer: 100-byte records, aggregated, vs {label}")
+            bench.measure(
+                f"producer-{peer}",
+                "producer",
+                bench.clients("producer"),
+                bench.repeat,
+                stream=streams("producer"),
+                server_pid=pid,
+                n=size["n"],
+                warmup=size["warmup"],
+                peer=peer,
+            )
 
 
 # --- summarising ---------------------------------------------------------------------------------------
@@ -650,6 +669,41 @@ def summarise(bench: Bench) -> list[Row]:
         label = f"asyncio: {width} concurrent put_record"
         short = f"asyncio put_record x{width}\nvs aiobotocore"
         cost_rows("asyncio", label, short, "µs", 1e6, None, per="record")
+    # The producer: client CPU per record; targets ≥ 500,000 records/s per core (≤ 2 µs) and ≥ 20x
+    # aws-kinesis-agg + boto3 (a cost ratio ≤ 0.05).
+    if "producer-boto3" in bench.runs:
+        cost_rows(
+            "producer-boto3",
+            "producer, 100 B aggregated, vs boto3 put_records",
+            "Producer\nvs boto3",
+            "µs",
+            1e6,
+            None,
+            per="record",
+        )
+    if "producer-agg" in bench.runs:
+        cost_rows(
+            "producer-agg",
+            "producer, 100 B aggregated, vs aws-kinesis-agg + boto3",
+            "Producer\nvs kinesis-agg",
+            "µs",
+            1e6,
+            0.05,
+            per="record",
+        )
+        ours = median_of(bench, "producer-agg", "ours", lambda r: r["ops"] / r["cpu_s"])
+        rows.append(
+            Row(
+                "producer: records per client CPU second",
+                "rec/s",
+                ours,
+                median_of(bench, "producer-agg", "peer", lambda r: r["ops"] / r["cpu_s"]),
+                1,
+                "ours ≥ 500,000",
+                None if ours is None else ours >= 500_000,
+                note="",
+            )
+        )
     return rows
 
 
@@ -666,7 +720,10 @@ def details_table(bench: Bench) -> str:
             results = ok_results(bench, key, client)
             if not runs:
                 continue
-            name = {"ours": "kinesis", "peer": "aiobotocore" if key == "asyncio" else "boto3"}[client]
+            peer_name = "aiobotocore" if key == "asyncio" else "boto3"
+            if key.startswith("producer-"):
+                peer_name = PRODUCER_PEERS[key.split("-", 1)[1]]
+            name = {"ours": "kinesis", "peer": peer_name}[client]
             if not results:
                 lines.append([key, name, "failed", "", "", "", "", "", ""])
                 continue
@@ -846,7 +903,8 @@ def main(argv: list[str]) -> int:
 
             def streams(name: str) -> str:
                 if name not in made:
-                    made[name] = create_stream(setup, f"bench-{name.replace('_', '-')}")
+                    shards = sizes[name].get("shards", 1) if isinstance(sizes[name], dict) else 1
+                    made[name] = create_stream(setup, f"bench-{name.replace('_', '-')}", shards)
                     if name == "get_records_bulk":
                         size = sizes[name]
                         log(f"prefilling {made[name]} with {size['records']:,} records of {size['record_size']} B")

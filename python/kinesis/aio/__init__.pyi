@@ -14,9 +14,10 @@ from typing_extensions import Self, Unpack
 from kinesis._connect import ConnectionMixin
 from kinesis._kinesis import Connection as _Connection
 from kinesis._kinesis import _CaBundle, _ConnectKwargs, _Data, _Timestamp
+from kinesis.aio.producer import Producer as Producer
 from kinesis.regioninfo import RegionInfo
 
-__all__ = ["KinesisConnection", "connect_to_region", "regions"]
+__all__ = ["KinesisConnection", "Producer", "connect_to_region", "regions"]
 
 class KinesisConnection(ConnectionMixin, _Connection):
     """A connection whose methods return awaitables, run by the module's own I/O threads.

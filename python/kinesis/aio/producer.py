@@ -30,7 +30,7 @@ class Producer(_Producer):
 
     _asynchronous = True
 
-    async def put(  # type: ignore[override]
+    async def put(
         self,
         data: _Data,
         partition_key: str,
@@ -45,9 +45,7 @@ class Producer(_Producer):
             future = self._try_put(data, partition_key, explicit_hash_key, block=block)
         return future  # type: ignore[no-any-return]
 
-    async def put_many(  # type: ignore[override]
-        self, records: Iterable[_Record], *, block: bool = True
-    ) -> asyncio.Future[list[PutResult]]:
+    async def put_many(self, records: Iterable[_Record], *, block: bool = True) -> asyncio.Future[list[PutResult]]:
         """Wait for room, put many records; returns one future for the list of their results."""
         records = records if isinstance(records, (list, tuple)) else list(records)
         future = self._try_put_many(records, block=block)
