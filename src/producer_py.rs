@@ -606,7 +606,15 @@ impl Producer {
         let max_aggregate_bytes = in_range("max_aggregate_bytes", max_aggregate_bytes, 1, MAX_RECORD_SIZE_LIMIT)?;
         let max_buffered_bytes = in_range("max_buffered_bytes", max_buffered_bytes, 1, usize::MAX)?;
         let record_ttl = Duration::from_secs_f64(positive("record_ttl", record_ttl)?);
-        let rate_limit = rate_limit.map(|r| positive("rate_limit", r)).transpose()?;
+        let rate_limit = match rate_limit {
+            Some(r) if !(r.is_finite() && r > 0.0) => {
+                return Err(PyValueError::new_err(format!(
+                    "rate_limit: must be a positive fraction of a shard's write allowance (1.0 = all of it) or None, \
+                     got {r}"
+                )))
+            }
+            other => other,
+        };
         let exit_timeout = Duration::from_secs_f64(non_negative("exit_timeout", exit_timeout)?);
         let shard_refresh_interval =
             Duration::from_secs_f64(positive("shard_refresh_interval", shard_refresh_interval)?);
