@@ -11,6 +11,7 @@ mod credentials;
 mod errors;
 mod producer;
 mod producer_py;
+mod put_results;
 mod records;
 mod runtime;
 mod shard_map;

@@ -1177,3 +1177,81 @@ pub fn duplicate(err: &KinesisError) -> KinesisError {
         KinesisError::Internal(m) => KinesisError::Internal(m.clone()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregation::deaggregate;
+
+    fn building_with(records: &[(&[u8], &str)]) -> Building<usize> {
+        let mut building = Building::default();
+        for (i, (data, key)) in records.iter().enumerate() {
+            building.aggregator.add(&UserRecord::new(key, None, data));
+            building.members.push(Member { ticket: i, weight: data.len() + key.len() });
+            if i == 0 {
+                building.first = Some((data.to_vec(), key.to_string(), None));
+                building.oldest = Some(Instant::now());
+            } else {
+                building.first = None;
+            }
+        }
+        building
+    }
+
+    #[test]
+    fn a_record_alone_is_sealed_raw_and_many_as_one_aggregate() {
+        let shard: Arc<str> = Arc::from("shardId-0");
+        let now = Instant::now();
+        let ttl = Duration::from_secs(30);
+        let mut alone = building_with(&[(b"x", "k1")]);
+        let entry = seal(&mut alone, &shard, 0, now, ttl).expect("one record");
+        assert!(!entry.aggregated);
+        assert_eq!((entry.data.as_slice(), entry.partition_key.as_str()), (&b"x"[..], "k1"));
+        assert!(alone.members.is_empty() && alone.aggregator.is_empty());
+        assert!(seal(&mut alone, &shard, 0, now, ttl).is_none());
+
+        let mut many = building_with(&[(b"x", "k1"), (b"y", "k2")]);
+        let entry = seal(&mut many, &shard, 0, now, ttl).expect("two records");
+        assert!(entry.aggregated);
+        assert_eq!(entry.partition_key, OUTER_PARTITION_KEY);
+        assert_eq!(entry.explicit_hash_key, Some(crate::aggregation::partition_key_hash("k1").to_string()));
+        let users = deaggregate(&entry.data).expect("an aggregate");
+        assert_eq!(users.records.iter().map(|r| r.data).collect::<Vec<_>>(), vec![&b"x"[..], &b"y"[..]]);
+        assert_eq!(entry.members.iter().map(|m| m.ticket).collect::<Vec<_>>(), vec![0, 1]);
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_under_the_cap() {
+        let base = Duration::from_millis(100);
+        let cap = Duration::from_secs(2);
+        for failures in 1..40 {
+            let ceiling = base.saturating_mul(1u32 << (failures - 1).min(16)).min(cap);
+            let delay = backoff(base, cap, failures);
+            assert!(delay <= ceiling, "{failures}: {delay:?} > {ceiling:?}");
+        }
+    }
+
+    #[test]
+    fn throttling_5xx_and_lost_connections_are_retried_other_errors_are_not() {
+        let service = |status: u16, code: &str| KinesisError::Service {
+            status,
+            body: Vec::new(),
+            request_id: None,
+            error_type: Some(code.to_string()),
+        };
+        assert!(retryable_error(&service(400, "ProvisionedThroughputExceededException")));
+        assert!(is_throttling(&service(400, "LimitExceededException")));
+        assert!(retryable_error(&service(500, "InternalFailure")));
+        assert!(retryable_error(&service(503, "ServiceUnavailable")));
+        assert!(retryable_error(&KinesisError::Connection("reset".into())));
+        assert!(retryable_error(&KinesisError::Timeout("slow".into())));
+        assert!(!retryable_error(&service(400, "ResourceNotFoundException")));
+        assert!(!retryable_error(&service(400, "AccessDeniedException")));
+        assert!(retryable_entry_code("InternalFailure"));
+        assert!(!retryable_entry_code("KMSAccessDeniedException"));
+        let copy = duplicate(&entry_error("InternalFailure", "m"));
+        assert!(
+            matches!(copy, KinesisError::Service { status: 400, error_type: Some(t), .. } if t == "InternalFailure")
+        );
+    }
+}

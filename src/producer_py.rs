@@ -1,7 +1,7 @@
 //! `Producer`: the Python face of `producer.rs`, one class for both faces (like `Connection`).
 //! `kinesis.Producer` blocks when the buffer is full and hands out `concurrent.futures.Future`s;
-//! `kinesis.aio.Producer` (Python subclass, `_asynchronous = True`) awaits room through
-//! `_try_put` / `_wait_for_space` and hands out asyncio futures.
+//! `kinesis.aio.Producer` (Python subclass, `_asynchronous = True`) gets None from `put` when the
+//! buffer is full, awaits `_wait_for_space()`, and hands out asyncio futures.
 //!
 //! Outcomes are handed to Python in batches: one GIL acquisition per PutRecords answer, one
 //! `loop.call_soon_threadsafe` per answer on the asyncio face, and `put_many` gets one future for
@@ -20,6 +20,7 @@ use pyo3_async_runtimes::generic::Runtime as _;
 
 use crate::client::{type_name, Connection};
 use crate::producer::{self, duplicate, Config, Delivery, Outcome, Record, Refusal, Release, Shared};
+use crate::put_results::{self, DictMaker, Written};
 use crate::records::explicit_hash_key;
 use crate::records::{MAX_PUT_RECORDS_BYTES, MAX_PUT_RECORDS_ENTRIES};
 use crate::runtime::{background_handle, block_on, into_awaitable, AsyncioBridge, Flavor};
@@ -34,6 +35,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Producer>()?;
+    m.add_class::<put_results::PutResults>()?;
     m.add_function(wrap_pyfunction!(_flush_producers_at_exit, m)?)?;
     Ok(())
 }
@@ -147,35 +149,18 @@ fn settle_in_python(py: Python<'_>, settle: Vec<(Py<PyAny>, Settled)>, event_loo
     Ok(())
 }
 
-/// Builds result dicts, sharing one str object per shard id and sequence number in a run.
+/// Turns outcomes into Python values, sharing str objects between consecutive results.
 #[derive(Default)]
 struct ValueMaker {
-    shard: Option<(Arc<str>, Py<PyString>)>,
-    sequence: Option<(Arc<str>, Py<PyString>)>,
+    dicts: DictMaker,
 }
 
 impl ValueMaker {
-    fn text(py: Python<'_>, cache: &mut Option<(Arc<str>, Py<PyString>)>, value: &Arc<str>) -> Py<PyString> {
-        match cache {
-            Some((key, text)) if Arc::ptr_eq(key, value) => text.clone_ref(py),
-            _ => {
-                let text = PyString::new(py, value).unbind();
-                *cache = Some((value.clone(), text.clone_ref(py)));
-                text
-            }
-        }
-    }
-
     fn outcome<'py>(&mut self, py: Python<'py>, outcome: Outcome) -> PyResult<(bool, Bound<'py, PyAny>)> {
         match outcome {
             Outcome::Sent { shard_id, sequence_number, sub_sequence_number } => {
-                let d = PyDict::new(py);
-                d.set_item(intern!(py, "ShardId"), Self::text(py, &mut self.shard, &shard_id))?;
-                d.set_item(intern!(py, "SequenceNumber"), Self::text(py, &mut self.sequence, &sequence_number))?;
-                if let Some(sub) = sub_sequence_number {
-                    d.set_item(intern!(py, "SubSequenceNumber"), sub)?;
-                }
-                Ok((true, d.into_any()))
+                let written = Written { shard_id, sequence_number, sub_sequence_number };
+                Ok((true, self.dicts.dict(py, &written)?.into_any()))
             }
             Outcome::Rejected(err) => {
                 Ok((false, duplicate(&err).into_pyerr(py).into_value(py).into_bound(py).into_any()))
@@ -193,6 +178,18 @@ impl ValueMaker {
     }
 
     fn many<'py>(&mut self, py: Python<'py>, outcomes: Vec<Option<Outcome>>) -> PyResult<(bool, Bound<'py, PyAny>)> {
+        if outcomes.iter().all(|o| matches!(o, Some(Outcome::Sent { .. }))) {
+            let written = outcomes
+                .into_iter()
+                .filter_map(|outcome| match outcome {
+                    Some(Outcome::Sent { shard_id, sequence_number, sub_sequence_number }) => {
+                        Some(Written { shard_id, sequence_number, sub_sequence_number })
+                    }
+                    _ => None,
+                })
+                .collect();
+            return Ok((true, put_results::into_py(py, written)?));
+        }
         let results = PyList::empty(py);
         let mut failed = 0usize;
         for outcome in outcomes {
@@ -496,7 +493,7 @@ impl Producer {
         if count == 0 {
             self.check_open(py)?;
             let future = self.new_future(py)?;
-            future.call_method1(intern!(py, "set_result"), (PyList::empty(py),))?;
+            future.call_method1(intern!(py, "set_result"), (put_results::into_py(py, Vec::new())?,))?;
             return Ok(Some(future.unbind()));
         }
         if !self.reserve(py, bytes, count, block)? {
@@ -654,7 +651,8 @@ impl Producer {
         Ok(producer)
     }
 
-    /// Put one record; returns a `concurrent.futures.Future` resolving to its result dict.
+    /// Put one record; returns a future resolving to its result dict. On the asyncio face, None
+    /// when the buffer is full: the Python subclass then awaits `_wait_for_space()` and tries again.
     #[pyo3(signature = (data, partition_key, explicit_hash_key=None, *, block=true))]
     fn put(
         &self,
@@ -667,27 +665,10 @@ impl Producer {
         self.offer_one(py, data, partition_key, explicit_hash_key, block)
     }
 
-    /// Put many records; returns one future resolving to the list of their results, in order.
+    /// Put many records; returns one future resolving to the list of their results, in order
+    /// (None as `put` on the asyncio face).
     #[pyo3(signature = (records, *, block=true))]
     fn put_many(&self, py: Python<'_>, records: &Bound<'_, PyAny>, block: bool) -> PyResult<Option<Py<PyAny>>> {
-        self.offer_many(py, records, block)
-    }
-
-    /// asyncio face: the future, or None when the buffer is full (await `_wait_for_space()`).
-    #[pyo3(signature = (data, partition_key, explicit_hash_key=None, *, block=true))]
-    fn _try_put(
-        &self,
-        py: Python<'_>,
-        data: &Bound<'_, PyAny>,
-        partition_key: &Bound<'_, PyAny>,
-        explicit_hash_key: Option<&Bound<'_, PyAny>>,
-        block: bool,
-    ) -> PyResult<Option<Py<PyAny>>> {
-        self.offer_one(py, data, partition_key, explicit_hash_key, block)
-    }
-
-    #[pyo3(signature = (records, *, block=true))]
-    fn _try_put_many(&self, py: Python<'_>, records: &Bound<'_, PyAny>, block: bool) -> PyResult<Option<Py<PyAny>>> {
         self.offer_many(py, records, block)
     }
 

@@ -91,12 +91,12 @@ def test_resharding_while_producing_loses_nothing(conn, kinesis_server) -> None:
             wait_active(conn, name)
             second = [producer.put(d, k, e) for d, k, e in records[600:]]
             assert producer.flush(timeout=30)
-            results = first + [f.result(timeout=30) for f in second]
+            results = list(first) + [f.result(timeout=30) for f in second]
             # Records predicted for the closed parent landed on its children: the map is re-read.
             refreshed = _wait_for(lambda: producer.metrics()["shard_map_refreshes"] >= 1)
             assert refreshed, producer.metrics()
             third = producer.put_many(records[600:600]).result(timeout=30)
-            assert third == []
+            assert third == [] and len(third) == 0
         # The aggregates in flight during the split may straddle the children; nothing is lost. moto
         # re-writes a split shard's records (new sequence numbers), so their positions can't be compared.
         on_moto = kinesis_server.name == "moto"
@@ -197,7 +197,7 @@ async def test_asyncio_records_are_read_back_exactly(aconn, conn, kinesis_server
             bulk = await producer.put_many(records[300:])
             assert all(isinstance(f, asyncio.Future) for f in singles)
             assert await producer.flush() is True
-        results = list(await asyncio.gather(*singles)) + await bulk
+        results = list(await asyncio.gather(*singles)) + list(await bulk)
         check_read_back(conn, kinesis_server.endpoint_url, name, records, results)
         assert producer.closed
         with pytest.raises(ProducerClosedError):
@@ -232,6 +232,22 @@ def test_sync_producer_over_an_asyncio_connection(kinesis_server, stream) -> Non
                 return producer.put(b"x", "k").result(timeout=30)
 
     assert asyncio.run(main())["ShardId"]
+
+
+def test_put_many_results_are_a_sequence_of_dicts(conn, stream) -> None:
+    from collections.abc import Sequence
+
+    with kinesis.Producer(conn, stream, linger_ms=1) as producer:
+        results = producer.put_many([(b"a", "k1"), (b"b", "k2"), (b"c", "k3")]).result(timeout=30)
+    assert isinstance(results, kinesis.PutResults) and isinstance(results, Sequence)
+    assert len(results) == 3
+    listed = results.to_list()
+    assert isinstance(listed, list) and listed == list(results) == results[:] == [results[i] for i in range(3)]
+    assert results[-1] is results[2]  # made once, then kept
+    assert results == listed and results != listed[:2] and results[0] in results
+    assert {"ShardId", "SequenceNumber"} <= set(results[0]) and "PutResults([{" in repr(results)
+    with pytest.raises(IndexError):
+        results[3]
 
 
 def test_read_back_helper_sees_plain_records_too(conn, stream, kinesis_server) -> None:

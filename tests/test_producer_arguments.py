@@ -85,22 +85,22 @@ def test_constructor_checks_its_options(scripted, scripted_conn, kwargs, error, 
 
 
 def test_constructor_checks_the_connection_and_stream(scripted, scripted_conn) -> None:
-    with pytest.raises(TypeError, match="^connection: expected a kinesis connection"):
+    with pytest.raises(TypeError, match=r"^connection: expected a kinesis connection"):
         kinesis.Producer("conn", "s")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="^stream_name: "):
+    with pytest.raises(ValueError, match=r"^stream_name: "):
         kinesis.Producer(scripted_conn, "bad name!")
-    with pytest.raises(TypeError, match="^stream_name: expected str, got bytes"):
+    with pytest.raises(TypeError, match=r"^stream_name: expected str, got bytes"):
         kinesis.Producer(scripted_conn, b"s")  # type: ignore[arg-type]
 
 
 def test_flush_checks_its_timeout(producer) -> None:
-    with pytest.raises(ValueError, match="^timeout: must be zero or more"):
+    with pytest.raises(ValueError, match=r"^timeout: must be zero or more"):
         producer.flush(timeout=-1)
 
 
 async def test_asyncio_put_checks_its_arguments(scripted, scripted_aconn) -> None:
     async with kinesis.aio.Producer(scripted_aconn, "s") as producer:
-        with pytest.raises(ValueError, match="^partition_key: must be 1 to 256"):
+        with pytest.raises(ValueError, match=r"^partition_key: must be 1 to 256"):
             await producer.put(b"x", "")
         with pytest.raises(ValueError, match=r"^records\[0\]\.partition_key"):
             await producer.put_many([(b"x", "")])

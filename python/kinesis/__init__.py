@@ -19,7 +19,7 @@ from kinesis import exceptions
 from kinesis._connect import check_connect_arguments as _check_connect_arguments
 from kinesis._kinesis import __version__, _shutdown_runtimes
 from kinesis.layer1 import KinesisConnection
-from kinesis.producer import Producer, PutResult
+from kinesis.producer import Producer, PutResult, PutResults
 from kinesis.producer import _flush_at_exit as _flush_producers_at_exit
 from kinesis.regioninfo import RegionInfo
 from kinesis.regioninfo import regions as _regions
@@ -33,6 +33,7 @@ __all__ = [
     "KinesisConnection",
     "Producer",
     "PutResult",
+    "PutResults",
     "RegionInfo",
     "__version__",
     "connect_to_region",

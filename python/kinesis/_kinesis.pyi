@@ -12,16 +12,17 @@ named by its name or its ARN wherever a ``stream_name`` is taken.
 
 import datetime
 import os
-from collections.abc import Iterable
-from typing import Any, Optional, TypedDict, Union
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Optional, TypedDict, Union, overload
 
-from typing_extensions import Self, TypeAlias, disjoint_base
+from typing_extensions import NotRequired, Self, TypeAlias, disjoint_base
 
 from kinesis.regioninfo import RegionInfo
 
 __all__ = [
     "Connection",
     "Producer",
+    "PutResults",
     "__version__",
     "_flush_producers_at_exit",
     "_shutdown_runtimes",
@@ -93,6 +94,29 @@ _ProducerRecord: TypeAlias = Union[
     dict[str, Any],
 ]
 
+class _PutResult(TypedDict):
+    """The same as ``kinesis.producer.PutResult`` (a record's result)."""
+
+    ShardId: str
+    SequenceNumber: str
+    SubSequenceNumber: NotRequired[int]
+
+@disjoint_base  # a native class with its own instance layout (PEP 800)
+class PutResults(Sequence[_PutResult]):
+    """What ``put_many`` resolves to when every record was written: a read-only sequence of result
+    dicts, in the order put, made on first access (src/put_results.rs)."""
+
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, index: int) -> _PutResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[_PutResult]: ...
+    def __iter__(self) -> Iterator[_PutResult]: ...
+    def __contains__(self, value: object) -> bool: ...
+    def __eq__(self, other: object) -> bool: ...
+    def to_list(self) -> list[_PutResult]:
+        """The results as a plain list of dicts."""
+
 @disjoint_base  # a native class with its own instance layout (PEP 800)
 class Producer:
     """Batches, aggregates and sends records to one stream in the background (src/producer*.rs).
@@ -127,20 +151,9 @@ class Producer:
         *,
         block: bool = True,
     ) -> Any:
-        """Put one record; a future of its result."""
+        """Put one record; a future of its result (asyncio face: None when the buffer is full)."""
     def put_many(self, records: Iterable[_ProducerRecord], *, block: bool = True) -> Any:
         """Put many records; one future of the list of their results."""
-    def _try_put(
-        self,
-        data: _Data,
-        partition_key: str,
-        explicit_hash_key: Union[str, int, None] = None,
-        *,
-        block: bool = True,
-    ) -> Any:
-        """asyncio face: the future, or None when the buffer is full (then await ``_wait_for_space()``)."""
-    def _try_put_many(self, records: Iterable[_ProducerRecord], *, block: bool = True) -> Any:
-        """asyncio face: like ``_try_put`` for many records."""
     def _wait_for_space(self) -> Any:
         """Awaitable: done once room was freed in the buffer."""
     def _ready(self) -> Any:

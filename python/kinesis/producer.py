@@ -21,12 +21,16 @@ import asyncio
 import concurrent.futures
 import sys
 import warnings
+from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from kinesis._kinesis import Producer as _Producer
-from kinesis._kinesis import _flush_producers_at_exit
+from kinesis._kinesis import PutResults, _flush_producers_at_exit
 
-__all__ = ["Producer", "PutResult"]
+__all__ = ["Producer", "PutResult", "PutResults"]
+
+# put_many's results: a read-only sequence of result dicts, made on first access (src/put_results.rs).
+Sequence.register(PutResults)
 
 
 class _PutResultKeys(TypedDict):

@@ -6,11 +6,11 @@ from typing import Optional, TypedDict, Union
 
 from typing_extensions import NotRequired, Self
 
-from kinesis._kinesis import Connection as _Connection
 from kinesis._kinesis import Producer as _Producer
+from kinesis._kinesis import PutResults as PutResults
 from kinesis._kinesis import _Data, _ProducerRecord
 
-__all__ = ["Producer", "PutResult"]
+__all__ = ["Producer", "PutResult", "PutResults"]
 
 class PutResult(TypedDict):
     """Where a record was written. ``SubSequenceNumber`` is its index inside an aggregate, present when
@@ -30,29 +30,13 @@ class Producer(_Producer):
     ``preserve_order`` keeps one entry per shard per call, so a retried record is never overtaken.
     ``put`` blocks (``block=False``: raises ``BufferFullError``) while ``max_buffered_bytes`` are held.
     Records still held at interpreter exit are sent for up to ``exit_timeout`` seconds, or reported.
+    The shard map is re-read when a record lands elsewhere than predicted, and every
+    ``shard_refresh_interval`` seconds. Construction reads the stream's maximum record size and shard
+    map, so a missing stream raises ``ResourceNotFoundException`` there.
     """
 
     _asynchronous: bool
 
-    def __new__(
-        cls,
-        connection: _Connection,
-        stream_name: str,
-        *,
-        aggregate: bool = True,
-        linger_ms: float = 100.0,
-        max_batch_records: int = 500,
-        max_batch_bytes: int = 5242880,
-        max_aggregate_bytes: int = 51200,
-        max_buffered_bytes: int = 67108864,
-        record_ttl: float = 30.0,
-        rate_limit: Optional[float] = 1.0,
-        preserve_order: bool = True,
-        exit_timeout: float = 30.0,
-        shard_refresh_interval: float = 60.0,
-    ) -> Self:
-        """Start a producer for ``stream_name`` (name or ARN); reads the stream's maximum record size
-        and shard map first, so a missing stream raises ``ResourceNotFoundException`` here."""
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc_info: object) -> None:
         """Close the producer (flushing it)."""
@@ -68,10 +52,11 @@ class Producer(_Producer):
         (non-retryable), ``RecordExpiredError`` (``record_ttl`` passed). Bad arguments raise here."""
     def put_many(
         self, records: Iterable[_ProducerRecord], *, block: bool = True
-    ) -> concurrent.futures.Future[list[PutResult]]:
+    ) -> concurrent.futures.Future[PutResults]:
         """Put many records: ``(data, partition_key)`` / ``(data, partition_key, explicit_hash_key)`` tuples
-        or dicts with ``Data``, ``PartitionKey``, ``ExplicitHashKey``. One future for the list of results,
-        in order; ``PartialFailureError`` (with ``.results``) if any failed. The fast path for bulk."""
+        or dicts with ``Data``, ``PartitionKey``, ``ExplicitHashKey``. One future for all of them: a
+        :class:`PutResults` sequence of their results, in order, or ``PartialFailureError`` (with
+        ``.results``) if any failed. The fast path for bulk."""
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Send everything now and wait until every record put so far has its outcome; False if
         ``timeout`` seconds passed first."""

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any, Union
 
 from kinesis._kinesis import Producer as _Producer
-from kinesis.producer import PutResult
+from kinesis.producer import PutResult, PutResults
 
 __all__ = ["Producer"]
 
@@ -39,19 +39,20 @@ class Producer(_Producer):
         block: bool = True,
     ) -> asyncio.Future[PutResult]:
         """Wait for room, put one record; returns the future of its result."""
-        future = self._try_put(data, partition_key, explicit_hash_key, block=block)
+        # The core's put gives None instead of blocking when the buffer is full.
+        future = super().put(data, partition_key, explicit_hash_key, block=block)
         while future is None:
             await self._wait_for_space()
-            future = self._try_put(data, partition_key, explicit_hash_key, block=block)
+            future = super().put(data, partition_key, explicit_hash_key, block=block)
         return future  # type: ignore[no-any-return]
 
-    async def put_many(self, records: Iterable[_Record], *, block: bool = True) -> asyncio.Future[list[PutResult]]:
+    async def put_many(self, records: Iterable[_Record], *, block: bool = True) -> asyncio.Future[PutResults]:
         """Wait for room, put many records; returns one future for the list of their results."""
         records = records if isinstance(records, (list, tuple)) else list(records)
-        future = self._try_put_many(records, block=block)
+        future = super().put_many(records, block=block)
         while future is None:
             await self._wait_for_space()
-            future = self._try_put_many(records, block=block)
+            future = super().put_many(records, block=block)
         return future  # type: ignore[no-any-return]
 
     async def start(self) -> None:
