@@ -13,7 +13,7 @@ named by its name or its ARN wherever a ``stream_name`` is taken.
 import datetime
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Optional, TypedDict, Union, overload
+from typing import Any, Optional, TypedDict, Union, final, overload
 
 from typing_extensions import NotRequired, Self, TypeAlias, disjoint_base
 
@@ -101,19 +101,19 @@ class _PutResult(TypedDict):
     SequenceNumber: str
     SubSequenceNumber: NotRequired[int]
 
-@disjoint_base  # a native class with its own instance layout (PEP 800)
+@final  # a native class that cannot be subclassed
 class PutResults(Sequence[_PutResult]):
     """What ``put_many`` resolves to when every record was written: a read-only sequence of result
     dicts, in the order put, made on first access (src/put_results.rs)."""
 
     def __len__(self) -> int: ...
     @overload
-    def __getitem__(self, index: int) -> _PutResult: ...
+    def __getitem__(self, key: int, /) -> _PutResult: ...
     @overload
-    def __getitem__(self, index: slice) -> list[_PutResult]: ...
+    def __getitem__(self, key: slice, /) -> list[_PutResult]: ...
     def __iter__(self) -> Iterator[_PutResult]: ...
-    def __contains__(self, value: object) -> bool: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __contains__(self, key: object, /) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def to_list(self) -> list[_PutResult]:
         """The results as a plain list of dicts."""
 
