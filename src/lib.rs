@@ -11,6 +11,8 @@ mod credentials;
 mod errors;
 mod producer;
 mod producer_py;
+mod producer_retry;
+mod producer_sender;
 mod put_results;
 mod records;
 mod runtime;

@@ -19,7 +19,8 @@ use pyo3::{intern, IntoPyObjectExt};
 use pyo3_async_runtimes::generic::Runtime as _;
 
 use crate::client::{type_name, Connection};
-use crate::producer::{self, duplicate, Config, Delivery, Outcome, Record, Refusal, Release, Shared};
+use crate::producer::{self, Config, Delivery, Outcome, Record, Refusal, Release, Shared};
+use crate::producer_retry::duplicate;
 use crate::put_results::{self, DictMaker, Written};
 use crate::records::explicit_hash_key;
 use crate::records::{MAX_PUT_RECORDS_BYTES, MAX_PUT_RECORDS_ENTRIES};
