@@ -101,6 +101,19 @@ def test_only_the_failed_entries_are_sent_again(scripted, scripted_conn) -> None
     assert metrics["retries"] == 2 and metrics["throttles"] == 1 and metrics["records_sent"] == 100
 
 
+def test_a_retried_record_is_not_overtaken_by_later_ones(scripted, scripted_conn) -> None:
+    stream = FakeStream(scripted)
+    stream.failures[0] = {0: "ProvisionedThroughputExceededException"}
+    stream.failures[1] = {0: "InternalFailure"}
+    records = [(b"r%03d" % i, f"k{i % 3}", None) for i in range(60)]
+    with kinesis.Producer(scripted_conn, "s", linger_ms=0) as producer:
+        futures = [producer.put_many(records[i : i + 10]) for i in range(0, 60, 10)]
+        for future in futures:
+            future.result(timeout=30)
+    assert stream.accepted == [d for d, _, _ in records]  # in the order put, each once
+    assert producer.metrics()["retries"] == 2
+
+
 @pytest.mark.parametrize(
     "failure",
     [
