@@ -331,6 +331,26 @@ def asyncio_puts(
     }
 
 
+def fresh_stream(client: str, endpoint: str, prefix: str, shards: int = 4) -> str:
+    """Create ``{prefix}-<random>`` with ``shards`` shards through the client under test; wait until ACTIVE."""
+    import uuid
+
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    conn = connect(client, endpoint)
+    if client == "ours":
+        conn.create_stream(name, shards)
+        status = lambda: conn.describe_stream_summary(name)["StreamDescriptionSummary"]["StreamStatus"]  # noqa: E731
+    else:
+        conn.create_stream(StreamName=name, ShardCount=shards)
+        status = lambda: conn.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]  # noqa: E731
+    deadline = time.monotonic() + 60
+    while status() != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise SystemExit(f"stream {name} did not become ACTIVE")
+        time.sleep(0.05)
+    return name
+
+
 PRODUCER_CHUNK = 1000  # records per put_many call
 MAX_PUT_RECORDS_BYTES = 5 * 1024 * 1024
 
@@ -345,6 +365,8 @@ def producer(
     records = [(data, f"key-{i}") for i in range(n)]
     meter = Meter(server_pid)
     sent = 0
+    # A fresh stream per run: moto's put gets slower as a shard fills, which would tax later runs.
+    stream = fresh_stream(client, endpoint, stream)
     if client == "ours":
         import kinesis
 
