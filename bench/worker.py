@@ -365,7 +365,8 @@ def producer(
     records = [(data, f"key-{i}") for i in range(n)]
     meter = Meter(server_pid)
     sent = 0
-    # A fresh stream per run: moto's put gets slower as a shard fills, which would tax later runs.
+    # A fresh 4-shard stream per run (``stream`` is its name prefix): moto's put gets slower as a
+    # shard fills, which would tax later runs.
     stream = fresh_stream(client, endpoint, stream)
     if client == "ours":
         import kinesis
