@@ -24,7 +24,7 @@ use crate::producer_retry::duplicate;
 use crate::put_results::{self, DictMaker, Written};
 use crate::records::explicit_hash_key;
 use crate::records::{MAX_PUT_RECORDS_BYTES, MAX_PUT_RECORDS_ENTRIES};
-use crate::runtime::{background_handle, block_on, into_awaitable, AsyncioBridge, Flavor};
+use crate::runtime::{background_handle, block_on, current_pid, into_awaitable, AsyncioBridge, Flavor};
 use crate::validate;
 
 /// How often a blocked put or flush wakes to run Python's signal handlers (Ctrl-C).
@@ -351,6 +351,8 @@ pub struct Producer {
     event_loop: Arc<OnceLock<Py<PyAny>>>,
     asynchronous: bool,
     stream_name: String,
+    /// The process that started the sender task; a forked child has no such task.
+    pid: u32,
 }
 
 impl Drop for Producer {
@@ -412,6 +414,12 @@ impl Producer {
     }
 
     fn check_open(&self, py: Python<'_>) -> PyResult<()> {
+        if self.pid != current_pid() {
+            return Err(PyRuntimeError::new_err(
+                "this producer was made in the parent process before fork(); its sender does not run here: \
+                 make a new kinesis.Producer in this process",
+            ));
+        }
         if self.shared.is_closed() {
             Err(self.refusal(py, Refusal::Closed))
         } else {
@@ -640,7 +648,7 @@ impl Producer {
         let event_loop = Arc::new(OnceLock::new());
         let delivery = PyDelivery { event_loop: event_loop.clone() };
         let shared = producer::start(config, delivery, client, connection.max_record_size(), &background_handle()?);
-        let producer = Producer { shared, event_loop, asynchronous, stream_name };
+        let producer = Producer { shared, event_loop, asynchronous, stream_name, pid: current_pid() };
         if !asynchronous {
             // The sync face reads the stream's record size and shard map before returning, so a
             // missing stream fails here. The asyncio face does it in `_ready()`.

@@ -310,6 +310,31 @@ def test_records_buffered_at_exit_are_sent(conn, kinesis_server) -> None:
         delete_quietly(conn, name)
 
 
+def test_a_forked_child_is_told_to_make_its_own_producer(scripted) -> None:
+    FakeStream(scripted)
+    done = run_script(
+        f"""
+        import os, sys
+        import kinesis
+        conn = kinesis.connect_to_region({REGION!r}, endpoint_url={scripted.endpoint_url!r})
+        producer = kinesis.Producer(conn, "s", linger_ms=0)
+        producer.put(b"parent", "k").result(timeout=30)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                producer.put(b"child", "k")
+            except RuntimeError as err:
+                os._exit(0 if "before fork" in str(err) else 1)
+            os._exit(2)
+        _, status = os.waitpid(pid, 0)
+        print("child", os.waitstatus_to_exitcode(status))
+        producer.close()
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert "child 0" in done.stdout
+
+
 def test_records_that_cannot_be_sent_at_exit_are_reported(scripted) -> None:
     FakeStream(scripted)
     scripted.always("PutRecords", Reply.close())
