@@ -127,26 +127,37 @@ fn exceptions(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     py.import("kinesis.exceptions")
 }
 
+fn invalid_state_error(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static INVALID_STATE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    INVALID_STATE
+        .get_or_try_init(py, || Ok::<_, PyErr>(py.import("concurrent.futures")?.getattr("InvalidStateError")?.unbind()))
+        .map(|c| c.bind(py))
+}
+
 fn settle_in_python(py: Python<'_>, settle: Vec<(Py<PyAny>, Settled)>, event_loop: Option<&Py<PyAny>>) -> PyResult<()> {
     let mut values = ValueMaker::default();
+    let Some(event_loop) = event_loop else {
+        // concurrent.futures: resolved right here, one method call each. A future its owner
+        // cancelled refuses with InvalidStateError; the record was written (or failed) all the same.
+        for (future, settled) in settle {
+            let (ok, value) = values.settled(py, settled)?;
+            let method = if ok { intern!(py, "set_result") } else { intern!(py, "set_exception") };
+            if let Err(err) = future.bind(py).call_method1(method, (value,)) {
+                if !err.is_instance(py, invalid_state_error(py)?) {
+                    err.write_unraisable(py, None);
+                }
+            }
+        }
+        return Ok(());
+    };
+    // asyncio futures may only be touched on their loop's thread: one call_soon_threadsafe per batch.
     let items = PyList::empty(py);
     for (future, settled) in settle {
-        let (ok, value) = match settled {
-            Settled::One(outcome) => values.outcome(py, outcome)?,
-            Settled::Many(outcomes) => values.many(py, outcomes)?,
-        };
+        let (ok, value) = values.settled(py, settled)?;
         items.append(PyTuple::new(py, [future.into_bound(py), ok.into_bound_py_any(py)?, value])?)?;
     }
-    let settle = settle_function(py)?;
-    match event_loop {
-        // The loop may be closed by now; its futures then have no one to tell.
-        Some(event_loop) => {
-            let _ = event_loop.bind(py).call_method1(intern!(py, "call_soon_threadsafe"), (settle, items));
-        }
-        None => {
-            settle.call1((items,))?;
-        }
-    }
+    // The loop may be closed by now; its futures then have no one to tell.
+    let _ = event_loop.bind(py).call_method1(intern!(py, "call_soon_threadsafe"), (settle_function(py)?, items));
     Ok(())
 }
 
@@ -157,6 +168,13 @@ struct ValueMaker {
 }
 
 impl ValueMaker {
+    fn settled<'py>(&mut self, py: Python<'py>, settled: Settled) -> PyResult<(bool, Bound<'py, PyAny>)> {
+        match settled {
+            Settled::One(outcome) => self.outcome(py, outcome),
+            Settled::Many(outcomes) => self.many(py, outcomes),
+        }
+    }
+
     fn outcome<'py>(&mut self, py: Python<'py>, outcome: Outcome) -> PyResult<(bool, Bound<'py, PyAny>)> {
         match outcome {
             Outcome::Sent { shard_id, sequence_number, sub_sequence_number } => {

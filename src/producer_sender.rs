@@ -13,7 +13,7 @@ use aws_sdk_kinesis::Client;
 use aws_smithy_types::Blob;
 use tokio::sync::mpsc;
 
-use crate::aggregation::{effective_hash_key, Aggregator, UserRecord, OUTER_PARTITION_KEY};
+use crate::aggregation::{deaggregate, effective_hash_key, Aggregator, UserRecord, OUTER_PARTITION_KEY};
 use crate::errors::{KResult, KinesisError};
 use crate::producer::{bump, Config, Delivery, Outcome, Record, Release, Shared};
 use crate::producer_retry::{backoff, entry_error, is_throttling, retryable_entry_code, retryable_error};
@@ -77,6 +77,7 @@ pub(crate) async fn run<D: Delivery>(shared: Arc<Shared<D>>, client: Client) {
         generation: 0,
         map_loaded: Instant::now(),
         map_stale: false,
+        map_mismatch: false,
         refreshing: false,
         shards: HashMap::new(),
         order: Vec::new(),
@@ -165,6 +166,8 @@ struct Sender<D: Delivery> {
     generation: u64,
     map_loaded: Instant,
     map_stale: bool,
+    /// The service put a record on another shard than predicted: hold sending until the map is new.
+    map_mismatch: bool,
     refreshing: bool,
     shards: HashMap<Arc<str>, ShardQueue<D::Ticket>>,
     /// Shard ids in a stable order, walked from a rotating start so that no shard starves.
@@ -402,6 +405,11 @@ impl<D: Delivery> Sender<D> {
 
     /// The next PutRecords call, from the shards that have something due.
     fn build_batch(&mut self, now: Instant, wake_at: &mut Option<Instant>) -> Option<Batch<D::Ticket>> {
+        if self.map_mismatch {
+            // A record landed elsewhere than predicted (a split, a merge): aggregates built now could
+            // mix records of two shards, which the KCL drops. Wait for the new map (one ListShards).
+            return None;
+        }
         let flushing = self.flushing();
         let linger = self.config().linger;
         let ttl = self.config().record_ttl;
@@ -537,6 +545,7 @@ impl<D: Delivery> Sender<D> {
                                 bump(&metrics.user_records_sent, entry.members.len());
                                 if *shard_id != *entry.predicted && entry.generation == self.generation {
                                     self.map_stale = true;
+                                    self.map_mismatch = true;
                                 }
                                 let shard_id: Arc<str> = Arc::from(shard_id);
                                 let sequence_number: Arc<str> = Arc::from(sequence_number);
@@ -649,17 +658,25 @@ impl<D: Delivery> Sender<D> {
         bump(&self.shared.metrics.shard_map_refreshes, 1);
         self.map = map;
         self.map_stale = false;
+        self.map_mismatch = false;
         self.generation += 1;
-        // Aggregates building for shards that closed are sent as they are; new records go to
-        // the children, which wait for them.
-        let now = Instant::now();
+        // What waits for shards that closed (or for no known shard) is routed again by the new map,
+        // oldest first and before anything newer, so that no unsent aggregate straddles the children.
+        // Children wait for what their parents still have in flight.
+        let mut orphans: Vec<Record<D::Ticket>> = Vec::new();
         let ttl = self.config().record_ttl;
+        let now = Instant::now();
         let generation = self.generation;
+        let map = &self.map;
         for (shard_id, queue) in self.shards.iter_mut() {
-            if !shard_id.is_empty() && !self.map.contains(shard_id) {
+            if shard_id.is_empty() || !map.contains(shard_id) {
                 let sealed = seal(&mut queue.building, shard_id, generation, now, ttl);
                 queue.ready.extend(sealed);
+                orphans.extend(queue.ready.drain(..).flat_map(unpack));
             }
+        }
+        for record in orphans {
+            self.route(record, now);
         }
         // Forget idle queues of shards that are gone.
         let map = &self.map;
@@ -691,6 +708,31 @@ impl<D: Delivery> Sender<D> {
         }
         wake_at
     }
+}
+
+/// The user records of an unsent entry, with their tickets, in order (to be routed again).
+fn unpack<T>(entry: Entry<T>) -> Vec<Record<T>> {
+    let Entry { data, partition_key, explicit_hash_key, members, aggregated, .. } = entry;
+    if !aggregated {
+        let ticket = members.into_iter().next();
+        return ticket
+            .map(|m| Record { data, partition_key, explicit_hash_key, ticket: m.ticket })
+            .into_iter()
+            .collect();
+    }
+    // Our own aggregates always decode; the members are its records in order.
+    let Some(users) = deaggregate(&data) else { return Vec::new() };
+    users
+        .records
+        .iter()
+        .zip(members)
+        .map(|(user, member)| Record {
+            data: user.data.to_vec(),
+            partition_key: user.partition_key.to_string(),
+            explicit_hash_key: user.explicit_hash_key.map(str::to_string),
+            ticket: member.ticket,
+        })
+        .collect()
 }
 
 fn earliest(current: Option<Instant>, candidate: Instant) -> Option<Instant> {

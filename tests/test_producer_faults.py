@@ -36,6 +36,7 @@ class FakeStream:
     unless the script says it fails. Keeps every user record it accepted."""
 
     def __init__(self, server: ScriptedServer, shard_count: int = 1) -> None:
+        self.server = server
         self.shards = shards_body(shard_count)
         self.sequence = itertools.count(1)
         self.accepted: list[bytes] = []
@@ -50,9 +51,29 @@ class FakeStream:
         ehk = entry.get("ExplicitHashKey")
         key = int(ehk) if ehk else int.from_bytes(hashlib.md5(entry["PartitionKey"].encode()).digest(), "big")
         for shard in self.shards:
+            if "EndingSequenceNumber" in shard["SequenceNumberRange"]:
+                continue  # closed
             if int(shard["HashKeyRange"]["StartingHashKey"]) <= key <= int(shard["HashKeyRange"]["EndingHashKey"]):
                 return shard["ShardId"]
         raise AssertionError(f"no shard for {key}")
+
+    def split_first_shard(self) -> None:
+        """Split shard 0 in two halves, as SplitShard does: the parent closes, two children open."""
+        parent = dict(self.shards[0])
+        low, high = int(parent["HashKeyRange"]["StartingHashKey"]), int(parent["HashKeyRange"]["EndingHashKey"])
+        middle = (low + high) // 2
+        parent["SequenceNumberRange"] = {**parent["SequenceNumberRange"], "EndingSequenceNumber": "1"}
+        children = [
+            {
+                "ShardId": f"shardId-{900 + i:012d}",
+                "ParentShardId": parent["ShardId"],
+                "HashKeyRange": {"StartingHashKey": str(start), "EndingHashKey": str(end)},
+                "SequenceNumberRange": {"StartingSequenceNumber": "2"},
+            }
+            for i, (start, end) in enumerate([(low, middle), (middle + 1, high)])
+        ]
+        self.shards = [parent, *children, *self.shards[1:]]
+        self.server.always("ListShards", Reply.json({"Shards": self.shards}))
 
     def answer(self, request: Request) -> Reply:
         entries = request.body["Records"]
@@ -112,6 +133,34 @@ def test_a_retried_record_is_not_overtaken_by_later_ones(scripted, scripted_conn
             future.result(timeout=30)
     assert stream.accepted == [d for d, _, _ in records]  # in the order put, each once
     assert producer.metrics()["retries"] == 2
+
+
+def test_after_a_split_unsent_records_are_routed_again_so_no_aggregate_straddles(scripted, scripted_conn) -> None:
+    stream = FakeStream(scripted)
+    gate = Gate(stream)
+    scripted.always("PutRecords", gate)
+    half = 2**127
+    first = [(b"a%02d" % i, "k", str(i if i % 2 else half + i)) for i in range(20)]
+    second = [(b"b%02d" % i, "k", str(i if i % 2 else half + i)) for i in range(20)]
+    try:
+        with kinesis.Producer(scripted_conn, "s", linger_ms=0) as producer:
+            first_results = producer.put_many(first)
+            assert scripted.wait_for_requests(3)  # DescribeStreamSummary, ListShards, the first PutRecords
+            stream.split_first_shard()
+            second_results = producer.put_many(second)  # waits behind the first call, in the parent's queue
+            gate.opened.set()
+            first_results.result(timeout=30)
+            results = second_results.result(timeout=30)
+            assert producer.metrics()["shard_map_refreshes"] >= 1
+    finally:
+        gate.opened.set()
+    assert sorted(stream.accepted) == sorted(d for d, _, _ in first + second)
+    # The first call was built with the old map; everything after it went to the right child, whole.
+    for entries in stream.calls[1:]:
+        for entry in entries:
+            users = deaggregate(base64.b64decode(entry["Data"])) or [entry]
+            assert {stream.shard_of(u) for u in users} == {stream.shard_of(entry)}
+    assert {r["ShardId"] for r in results} == {"shardId-000000000900", "shardId-000000000901"}
 
 
 @pytest.mark.parametrize(

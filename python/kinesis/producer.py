@@ -65,8 +65,8 @@ _INVALID_STATE = (concurrent.futures.InvalidStateError, asyncio.InvalidStateErro
 
 
 def _settle(items: list[tuple[Any, bool, Any]]) -> None:
-    """Resolve a batch of futures: ``(future, ok, value)``; called by the Rust core (on the loop
-    thread, through ``call_soon_threadsafe``, for asyncio futures)."""
+    """Resolve a batch of asyncio futures: ``(future, ok, value)``; the Rust core schedules it on their
+    loop's thread with ``call_soon_threadsafe`` (it resolves ``concurrent.futures`` futures itself)."""
     for future, ok, value in items:
         try:
             if ok:
