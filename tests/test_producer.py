@@ -163,6 +163,17 @@ def test_close_flushes_then_refuses_puts(conn, stream) -> None:
     assert producer.close() is True  # again: nothing to do
 
 
+def test_a_cancelled_future_does_not_stop_its_record(conn, stream) -> None:
+    with kinesis.Producer(conn, stream, linger_ms=60_000) as producer:
+        future = producer.put(b"cancelled", "k")
+        kept = producer.put(b"kept", "k")
+        assert future.cancel()
+        assert producer.flush() is True
+        assert producer.metrics()["records_sent"] == 2
+    assert future.cancelled() and kept.result(timeout=0)["ShardId"]
+    assert sorted(u.data for o in read_outer_records(conn, stream) for u in o.users) == [b"cancelled", b"kept"]
+
+
 def test_flush_sends_what_lingers_and_waits_for_it(conn, stream) -> None:
     with kinesis.Producer(conn, stream, linger_ms=60_000) as producer:
         futures = [producer.put(b"r%d" % i, f"k{i}") for i in range(20)]
