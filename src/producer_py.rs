@@ -481,77 +481,6 @@ impl Producer {
         self.shared.enqueue(records, bytes).map_err(|refusal| self.refusal(py, refusal))
     }
 
-    fn offer_one(
-        &self,
-        py: Python<'_>,
-        data: &Bound<'_, PyAny>,
-        partition_key: &Bound<'_, PyAny>,
-        explicit_hash_key: Option<&Bound<'_, PyAny>>,
-        block: bool,
-    ) -> PyResult<Option<Py<PyAny>>> {
-        let max = self.shared.max_record_size();
-        let record =
-            prepare(data, partition_key, explicit_hash_key, max, ["data", "partition_key", "explicit_hash_key"])?;
-        let bytes = record.weight();
-        if !self.reserve(py, bytes, 1, block)? {
-            return Ok(None);
-        }
-        let future = match self.new_future(py) {
-            Ok(future) => future,
-            Err(err) => {
-                self.shared.unreserve(bytes, 1);
-                return Err(err);
-            }
-        };
-        let Record { data, partition_key, explicit_hash_key, .. } = record;
-        let ticket = Ticket::Single(future.clone().unbind());
-        self.enqueue(py, vec![Record { data, partition_key, explicit_hash_key, ticket }], bytes)?;
-        Ok(Some(future.unbind()))
-    }
-
-    fn offer_many(&self, py: Python<'_>, records: &Bound<'_, PyAny>, block: bool) -> PyResult<Option<Py<PyAny>>> {
-        let items = items_of(records)?;
-        let max = self.shared.max_record_size();
-        let prepared: Vec<Record<()>> =
-            items.iter().enumerate().map(|(i, item)| prepare_item(i, item, max)).collect::<PyResult<_>>()?;
-        drop(items);
-        let count = prepared.len();
-        let bytes: usize = prepared.iter().map(Record::weight).sum();
-        if count == 0 {
-            self.check_open(py)?;
-            let future = self.new_future(py)?;
-            future.call_method1(intern!(py, "set_result"), (put_results::into_py(py, Vec::new())?,))?;
-            return Ok(Some(future.unbind()));
-        }
-        if !self.reserve(py, bytes, count, block)? {
-            return Ok(None);
-        }
-        let future = match self.new_future(py) {
-            Ok(future) => future,
-            Err(err) => {
-                self.shared.unreserve(bytes, count);
-                return Err(err);
-            }
-        };
-        let group = Arc::new(Group {
-            future: Mutex::new(Some(future.clone().unbind())),
-            remaining: AtomicUsize::new(count),
-            outcomes: Mutex::new((0..count).map(|_| None).collect()),
-        });
-        let records = prepared
-            .into_iter()
-            .enumerate()
-            .map(|(index, r)| Record {
-                data: r.data,
-                partition_key: r.partition_key,
-                explicit_hash_key: r.explicit_hash_key,
-                ticket: Ticket::Group(group.clone(), index),
-            })
-            .collect();
-        self.enqueue(py, records, bytes)?;
-        Ok(Some(future.unbind()))
-    }
-
     fn flush_blocking(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<bool> {
         let _flushing = FlushGuard::new(&self.shared);
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
@@ -689,14 +618,70 @@ impl Producer {
         explicit_hash_key: Option<&Bound<'_, PyAny>>,
         block: bool,
     ) -> PyResult<Option<Py<PyAny>>> {
-        self.offer_one(py, data, partition_key, explicit_hash_key, block)
+        let max = self.shared.max_record_size();
+        let record =
+            prepare(data, partition_key, explicit_hash_key, max, ["data", "partition_key", "explicit_hash_key"])?;
+        let bytes = record.weight();
+        if !self.reserve(py, bytes, 1, block)? {
+            return Ok(None);
+        }
+        let future = match self.new_future(py) {
+            Ok(future) => future,
+            Err(err) => {
+                self.shared.unreserve(bytes, 1);
+                return Err(err);
+            }
+        };
+        let Record { data, partition_key, explicit_hash_key, .. } = record;
+        let ticket = Ticket::Single(future.clone().unbind());
+        self.enqueue(py, vec![Record { data, partition_key, explicit_hash_key, ticket }], bytes)?;
+        Ok(Some(future.unbind()))
     }
 
     /// Put many records; returns one future resolving to the list of their results, in order
     /// (None as `put` on the asyncio face).
     #[pyo3(signature = (records, *, block=true))]
     fn put_many(&self, py: Python<'_>, records: &Bound<'_, PyAny>, block: bool) -> PyResult<Option<Py<PyAny>>> {
-        self.offer_many(py, records, block)
+        let items = items_of(records)?;
+        let max = self.shared.max_record_size();
+        let prepared: Vec<Record<()>> =
+            items.iter().enumerate().map(|(i, item)| prepare_item(i, item, max)).collect::<PyResult<_>>()?;
+        drop(items);
+        let count = prepared.len();
+        let bytes: usize = prepared.iter().map(Record::weight).sum();
+        if count == 0 {
+            self.check_open(py)?;
+            let future = self.new_future(py)?;
+            future.call_method1(intern!(py, "set_result"), (put_results::into_py(py, Vec::new())?,))?;
+            return Ok(Some(future.unbind()));
+        }
+        if !self.reserve(py, bytes, count, block)? {
+            return Ok(None);
+        }
+        let future = match self.new_future(py) {
+            Ok(future) => future,
+            Err(err) => {
+                self.shared.unreserve(bytes, count);
+                return Err(err);
+            }
+        };
+        let group = Arc::new(Group {
+            future: Mutex::new(Some(future.clone().unbind())),
+            remaining: AtomicUsize::new(count),
+            outcomes: Mutex::new((0..count).map(|_| None).collect()),
+        });
+        let records = prepared
+            .into_iter()
+            .enumerate()
+            .map(|(index, r)| Record {
+                data: r.data,
+                partition_key: r.partition_key,
+                explicit_hash_key: r.explicit_hash_key,
+                ticket: Ticket::Group(group.clone(), index),
+            })
+            .collect();
+        self.enqueue(py, records, bytes)?;
+        Ok(Some(future.unbind()))
     }
 
     /// Awaitable: done once some room was freed in the buffer (or it is empty).
