@@ -10,6 +10,7 @@ mod convert;
 mod credentials;
 mod errors;
 mod producer;
+mod producer_delivery;
 mod producer_py;
 mod producer_retry;
 mod producer_sender;
