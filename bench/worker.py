@@ -2,9 +2,10 @@
 
 Usage: python bench/worker.py WORKLOAD CLIENT ENDPOINT [key=value ...]
 
-WORKLOAD is one of startup, put_record, get_records_empty, get_records_bulk, threads, asyncio; CLIENT is
-``ours`` (kinesis / kinesis.aio) or ``peer`` (boto3 / aiobotocore). The last line printed is a JSON object
-with the measurement:
+WORKLOAD is one of startup, put_record, get_records_empty, get_records_bulk, threads, asyncio, producer; CLIENT
+is ``ours`` (kinesis / kinesis.aio) or ``peer`` (boto3 / aiobotocore; for producer, ``peer=boto3`` is boto3
+``put_records`` in batches of 500 and ``peer=agg`` is aws-kinesis-agg's aggregator + boto3).
+The last line printed is a JSON object with the measurement:
 
 * ``cpu_s``: user + system CPU time of this process (all its threads) over the measured part only,
   from ``resource.getrusage(RUSAGE_SELF)`` deltas, so the server (another process) is not counted;
@@ -391,6 +392,102 @@ def asyncio_puts(
     }
 
 
+def fresh_stream(client: str, endpoint: str, prefix: str, shards: int = 4) -> str:
+    """Create ``{prefix}-<random>`` with ``shards`` shards through the client under test; wait until ACTIVE."""
+    import uuid
+
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    conn = connect(client, endpoint)
+    if client == "ours":
+        conn.create_stream(name, shards)
+        status = lambda: conn.describe_stream_summary(name)["StreamDescriptionSummary"]["StreamStatus"]  # noqa: E731
+    else:
+        conn.create_stream(StreamName=name, ShardCount=shards)
+        status = lambda: conn.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]  # noqa: E731
+    deadline = time.monotonic() + 60
+    while status() != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise SystemExit(f"stream {name} did not become ACTIVE")
+        time.sleep(0.05)
+    return name
+
+
+PRODUCER_CHUNK = 1000  # records per put_many call
+MAX_PUT_RECORDS_BYTES = 5 * 1024 * 1024
+
+
+def producer(
+    client: str, endpoint: str, stream: str, n: int, warmup: int, server_pid: int, peer: str = "boto3", **_: str
+) -> dict:
+    """``n`` 100-byte records with distinct partition keys, from the first put until every one is
+    acknowledged: kinesis.Producer (aggregating, put_many in chunks, then flush) vs boto3 put_records in
+    batches of 500 (``peer=boto3``) or aws-kinesis-agg's RecordAggregator + boto3 put_records (``peer=agg``)."""
+    data = b"0123456789" * 10
+    records = [(data, f"key-{i}") for i in range(n)]
+    meter = Meter(server_pid)
+    sent = 0
+    # A fresh 4-shard stream per run (``stream`` is its name prefix): moto's put gets slower as a
+    # shard fills, which would tax later runs.
+    stream = fresh_stream(client, endpoint, stream)
+    if client == "ours":
+        import kinesis
+
+        conn = connect(client, endpoint)
+        # rate_limit=None: the emulator does not throttle, and pacing to 1 MiB/s per shard would only
+        # measure the wait.
+        with kinesis.Producer(conn, stream, rate_limit=None) as producer:
+            producer.put_many([(data, f"warm-{i}") for i in range(warmup)]).result()
+            with meter:
+                futures = [producer.put_many(records[i : i + PRODUCER_CHUNK]) for i in range(0, n, PRODUCER_CHUNK)]
+                producer.flush()
+                sent = sum(len(f.result()) for f in futures)
+    elif peer == "boto3":
+        conn = connect(client, endpoint)
+        entries = [{"Data": d, "PartitionKey": k} for d, k in records]
+        conn.put_records(StreamName=stream, Records=[{"Data": data, "PartitionKey": f"warm-{i}"} for i in range(100)])
+        with meter:
+            for i in range(0, n, 500):
+                answer = conn.put_records(StreamName=stream, Records=entries[i : i + 500])
+                sent += len(answer["Records"]) - answer["FailedRecordCount"]
+    else:
+        from aws_kinesis_agg.aggregator import RecordAggregator
+
+        conn = connect(client, endpoint)
+        conn.put_records(StreamName=stream, Records=[{"Data": data, "PartitionKey": "warm"}])
+
+        def put(batch: list) -> int:
+            entries = [
+                {"PartitionKey": pk, "Data": blob, **({"ExplicitHashKey": ehk} if ehk else {})}
+                for pk, ehk, blob in batch
+            ]
+            answer = conn.put_records(StreamName=stream, Records=entries)
+            if answer["FailedRecordCount"]:
+                raise SystemExit(f"{answer['FailedRecordCount']} aggregates failed")
+            return len(entries)
+
+        with meter:
+            aggregator = RecordAggregator(max_size=51_200)  # the KPL's default aggregate size, as ours
+            batch: list = []
+            batch_bytes = 0
+            for d, k in records:
+                full = aggregator.add_user_record(k, d)
+                if full is not None:
+                    contents = full.get_contents()
+                    if len(batch) == 500 or batch_bytes + len(contents[2]) > MAX_PUT_RECORDS_BYTES:
+                        put(batch)
+                        batch, batch_bytes = [], 0
+                    batch.append(contents)
+                    batch_bytes += len(contents[2])
+            last = aggregator.clear_and_get()
+            if last is not None:
+                batch.append(last.get_contents())
+            put(batch)
+            sent = n
+    if sent != n:
+        raise SystemExit(f"{sent} of {n} records acknowledged")
+    return {"cpu_s": meter.cpu_s, "wall_s": meter.wall_s, "ops": n, "server_cpu_s": meter.server_cpu_s}
+
+
 WORKLOADS = {
     "put_record": put_record,
     "get_records_empty": get_records_empty,
@@ -398,6 +495,7 @@ WORKLOADS = {
     "reader_deaggregate": reader_deaggregate,
     "threads": threads,
     "asyncio": asyncio_puts,
+    "producer": producer,
 }
 
 

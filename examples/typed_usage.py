@@ -13,6 +13,7 @@ The emulator does not check signatures, so placeholder credentials are passed.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import sys
@@ -101,6 +102,20 @@ def sync_part(url: str, stream: str) -> None:
     assert conn.closed
 
 
+def producer_part(url: str, stream: str) -> None:
+    conn = kinesis.connect_to_region(
+        REGION, endpoint_url=url, aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY
+    )
+    with conn, kinesis.Producer(conn, stream, linger_ms=10) as producer:
+        one: concurrent.futures.Future[kinesis.PutResult] = producer.put(b"produced", "pkey-1")
+        many = producer.put_many([(f"produced {i}", f"pkey-{i}") for i in range(100)])
+        producer.flush()
+        result = one.result()
+        print(f"producer: {result['ShardId']} #{result['SequenceNumber']} sub {result.get('SubSequenceNumber')}")
+        sent: int = producer.metrics()["records_sent"]
+        print(f"producer: {len(many.result())} + 1 records, {sent} sent")
+
+
 async def async_part(url: str, stream: str) -> None:
     aconn = kinesis.aio.connect_to_region(
         REGION, endpoint_url=url, aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY
@@ -112,6 +127,10 @@ async def async_part(url: str, stream: str) -> None:
 
         summary = await conn.describe_stream_summary(stream)
         print(f"asyncio: {stream} is {summary['StreamDescriptionSummary']['StreamStatus']}")
+
+        async with kinesis.aio.Producer(conn, stream) as producer:
+            future: asyncio.Future[kinesis.PutResult] = await producer.put(b"async produced", "akey-p")
+            print(f"asyncio producer: {(await future)['SequenceNumber']}")
 
         try:
             await conn.delete_stream(f"{stream}-missing")
@@ -132,6 +151,7 @@ def main() -> None:
     stream = f"typed-usage-{uuid.uuid4().hex[:8]}"
     try:
         sync_part(url, stream)
+        producer_part(url, stream)
         asyncio.run(async_part(url, stream))
     except KinesisError as err:
         sys.exit(f"typed_usage failed: {err!r}")

@@ -16,7 +16,6 @@
 //! Pure Rust with no Python in it; the Python functions live in `aggregation_py.rs`.
 
 // Part of this API is for the producer and the reader, which do not call it yet.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 
@@ -196,13 +195,14 @@ impl Aggregator {
         Self::default()
     }
 
-    /// Number of user records added.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// Number of user records added.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.count
     }
 
     /// Length of the protobuf message alone.
@@ -309,6 +309,7 @@ impl Aggregator {
 }
 
 /// Aggregates `records` into one record's data (for one or more records; see [`Aggregator`]).
+#[cfg(test)]
 pub fn aggregate(records: &[UserRecord<'_>]) -> Vec<u8> {
     let mut aggregator = Aggregator::new();
     for record in records {

@@ -11,12 +11,20 @@ mod credentials;
 mod errors;
 mod events;
 mod pacing;
+mod producer;
+mod producer_delivery;
+mod producer_py;
+mod producer_retry;
+mod producer_sender;
+mod put_results;
 mod reader_py;
 mod records;
 mod runtime;
 mod shard_cursor;
+mod shard_map;
 mod stream_reader;
 mod streams;
+mod token_bucket;
 mod validate;
 
 use pyo3::prelude::*;
@@ -29,5 +37,6 @@ fn _kinesis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(runtime::_shutdown_runtimes, m)?)?;
     aggregation_py::register(m)?;
     reader_py::register(m)?;
+    producer_py::register(m)?;
     Ok(())
 }

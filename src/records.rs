@@ -177,7 +177,7 @@ impl ToPy for PutRecordsOutput {
 }
 
 /// The optional explicit hash key, checked.
-fn explicit_hash_key(arg: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
+pub(crate) fn explicit_hash_key(arg: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
     match value {
         None => Ok(None),
         Some(v) if v.is_none() => Ok(None),

@@ -318,3 +318,19 @@ def describe_stream_summary_body(name: str = "s", status: str = "ACTIVE") -> dic
             "ConsumerCount": 0,
         }
     }
+
+
+def shards_body(count: int) -> list:
+    """``count`` open shards splitting the hash key range evenly, as ListShards lists them."""
+    step = 2**128 // count
+    shards = []
+    for i in range(count):
+        end = 2**128 - 1 if i == count - 1 else (i + 1) * step - 1
+        shards.append(
+            {
+                "ShardId": f"shardId-{i:012d}",
+                "HashKeyRange": {"StartingHashKey": str(i * step), "EndingHashKey": str(end)},
+                "SequenceNumberRange": {"StartingSequenceNumber": str(10**20 * (i + 1))},
+            }
+        )
+    return shards

@@ -35,7 +35,7 @@ def test_bench_quick_runs_and_writes_the_table(tmp_path: Path) -> None:
     assert done.returncode == 0, f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"
     table = (out / "latest.md").read_text(encoding="utf-8")
     assert "| workload | ours | peer | ratio | target | met? |" in table
-    for workload in ("start-up", "put_record", "get_records, empty shard", "threads", "asyncio"):
+    for workload in ("start-up", "put_record", "get_records, empty shard", "threads", "asyncio", "producer"):
         assert workload in table
     results = json.loads((out / "latest.json").read_text(encoding="utf-8"))
     assert results["failures"] == []

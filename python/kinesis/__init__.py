@@ -20,6 +20,8 @@ from kinesis._connect import check_connect_arguments as _check_connect_arguments
 from kinesis._kinesis import __version__, _shutdown_runtimes
 from kinesis.checkpoints import FileCheckpointStore, MemoryCheckpointStore
 from kinesis.layer1 import KinesisConnection
+from kinesis.producer import Producer, PutResult, PutResults
+from kinesis.producer import _flush_at_exit as _flush_producers_at_exit
 from kinesis.reader import Record, ShardIterator, StreamReader
 from kinesis.regioninfo import RegionInfo
 from kinesis.regioninfo import regions as _regions
@@ -33,6 +35,9 @@ __all__ = [
     "FileCheckpointStore",
     "KinesisConnection",
     "MemoryCheckpointStore",
+    "Producer",
+    "PutResult",
+    "PutResults",
     "Record",
     "RegionInfo",
     "ShardIterator",
@@ -46,6 +51,8 @@ __all__ = [
 
 # Stop the I/O threads without waiting when the interpreter exits, so nothing can hold it up.
 _atexit.register(_shutdown_runtimes)
+# atexit runs last-registered first: producers send what they hold while the I/O threads still run.
+_atexit.register(_flush_producers_at_exit)
 
 
 def regions() -> list[RegionInfo]:

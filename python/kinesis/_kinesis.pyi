@@ -12,20 +12,23 @@ named by its name or its ARN wherever a ``stream_name`` is taken.
 
 import datetime
 import os
-from collections.abc import Awaitable, Iterable
-from typing import Any, Optional, TypedDict, Union, final
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
+from typing import Any, Optional, TypedDict, Union, final, overload
 
-from typing_extensions import Self, TypeAlias, disjoint_base
+from typing_extensions import NotRequired, Self, TypeAlias, disjoint_base
 
 from kinesis.regioninfo import RegionInfo
 
 __all__ = [
     "Connection",
+    "Producer",
+    "PutResults",
     "Record",
     "ShardIterator",
     "StreamReader",
     "_Ready",
     "__version__",
+    "_flush_producers_at_exit",
     "_shutdown_runtimes",
     "aggregate",
     "deaggregate",
@@ -83,6 +86,97 @@ class _ConnectKwargs(TypedDict, total=False):
 
 def _shutdown_runtimes() -> None:
     """Stop the background runtime without waiting for its tasks; registered with ``atexit``."""
+
+def _flush_producers_at_exit() -> int:
+    """Flush every producer still holding records (each for at most its ``exit_timeout``); returns how
+    many records remain unsent. Called at exit before ``_shutdown_runtimes``."""
+
+# put_many's records: (data, partition_key[, explicit_hash_key]) tuples or PutRecords-style dicts.
+_ProducerRecord: TypeAlias = Union[
+    tuple[_Data, str],
+    tuple[_Data, str, Union[str, int, None]],
+    dict[str, Any],
+]
+
+class _PutResult(TypedDict):
+    """The same as ``kinesis.producer.PutResult`` (a record's result)."""
+
+    ShardId: str
+    SequenceNumber: str
+    SubSequenceNumber: NotRequired[int]
+
+@final  # a native class that cannot be subclassed
+class PutResults(Sequence[_PutResult]):
+    """What ``put_many`` resolves to when every record was written: a read-only sequence of result
+    dicts, in the order put, made on first access (src/put_results.rs)."""
+
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, key: int, /) -> _PutResult: ...
+    @overload
+    def __getitem__(self, key: slice, /) -> list[_PutResult]: ...
+    def __iter__(self) -> Iterator[_PutResult]: ...
+    def __contains__(self, key: object, /) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def to_list(self) -> list[_PutResult]:
+        """The results as a plain list of dicts."""
+
+@disjoint_base  # a native class with its own instance layout (PEP 800)
+class Producer:
+    """Batches, aggregates and sends records to one stream in the background (src/producer*.rs).
+
+    Subclassed by :class:`kinesis.Producer` (blocking puts, ``concurrent.futures.Future``) and
+    :class:`kinesis.aio.Producer` (``_asynchronous = True``: asyncio futures; flush/close awaitable).
+    """
+
+    def __new__(
+        cls,
+        connection: Connection,
+        stream_name: str,
+        *,
+        aggregate: bool = True,
+        linger_ms: float = 100.0,
+        max_batch_records: int = 500,
+        max_batch_bytes: int = 5242880,
+        max_aggregate_bytes: int = 51200,
+        max_buffered_bytes: int = 67108864,
+        record_ttl: float = 30.0,
+        rate_limit: Optional[float] = 1.0,
+        preserve_order: bool = True,
+        exit_timeout: float = 30.0,
+        shard_refresh_interval: float = 60.0,
+    ) -> Self:
+        """Start the producer; the blocking face also reads the stream's settings and shard map here."""
+    def put(
+        self,
+        data: _Data,
+        partition_key: str,
+        explicit_hash_key: Union[str, int, None] = None,
+        *,
+        block: bool = True,
+    ) -> Any:
+        """Put one record; a future of its result (asyncio face: None when the buffer is full)."""
+    def put_many(self, records: Iterable[_ProducerRecord], *, block: bool = True) -> Any:
+        """Put many records; one future of the list of their results."""
+    def _wait_for_space(self) -> Any:
+        """Awaitable: done once room was freed in the buffer."""
+    def _ready(self) -> Any:
+        """Awaitable: done once the stream's settings and shard map are read."""
+    def flush(self, timeout: Optional[float] = None) -> Any:
+        """Send everything now and wait for every outcome; False if ``timeout`` passed first."""
+    def close(self, timeout: Optional[float] = None) -> Any:
+        """Refuse further puts, then flush."""
+    def metrics(self) -> dict[str, int]:
+        """Counters since start, and what is buffered now."""
+    @property
+    def stream_name(self) -> str:
+        """The stream written to."""
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+    @property
+    def max_record_size(self) -> int:
+        """The largest record (data + partition key, bytes) the stream takes."""
 
 @disjoint_base  # a native class with its own instance layout (PEP 800)
 class Connection:

@@ -17,7 +17,12 @@ The tree::
     ├── ConnectionError                   no answer: refused, reset, DNS... (also builtins.ConnectionError)
     │   └── TimeoutError                  connect or read timeout (also builtins.TimeoutError)
     ├── ResponseError                     an answer that could not be understood (truncated, not JSON)
-    └── NoCredentialsError                no credentials in any of the places looked at
+    ├── NoCredentialsError                no credentials in any of the places looked at
+    └── ProducerError                     a kinesis.Producer could not take or write records
+        ├── BufferFullError               put(block=False) with the buffer full (also queue.Full)
+        ├── ProducerClosedError           put after close() (also ValueError)
+        ├── RecordExpiredError            record_ttl passed before the record was written
+        └── PartialFailureError           some records of a put_many() failed; .results has each outcome
 
 Mistakes in arguments are plain ``TypeError`` / ``ValueError`` raised before anything is sent.
 """
@@ -25,11 +30,13 @@ Mistakes in arguments are plain ``TypeError`` / ``ValueError`` raised before any
 from __future__ import annotations
 
 import builtins
+import queue
 from typing import Any, Optional
 
 __all__ = [
     "AccessDeniedException",
     "BotoServerError",
+    "BufferFullError",
     "ConnectionError",
     "ExpiredIteratorException",
     "ExpiredNextTokenException",
@@ -44,7 +51,11 @@ __all__ = [
     "KinesisError",
     "LimitExceededException",
     "NoCredentialsError",
+    "PartialFailureError",
+    "ProducerClosedError",
+    "ProducerError",
     "ProvisionedThroughputExceededException",
+    "RecordExpiredError",
     "ResourceInUseException",
     "ResourceNotFoundException",
     "ResponseError",
@@ -185,6 +196,48 @@ class ResponseError(KinesisError):
 
 class NoCredentialsError(KinesisError):
     """No AWS credentials were found; the message lists every place looked at."""
+
+
+class ProducerError(KinesisError):
+    """A :class:`kinesis.Producer` could not take a record, or could not write it."""
+
+
+class BufferFullError(ProducerError, queue.Full):
+    """``put(..., block=False)`` found the producer's buffer full (``max_buffered_bytes``)."""
+
+
+class ProducerClosedError(ProducerError, ValueError):
+    """The producer was closed: it takes no more records."""
+
+
+class RecordExpiredError(ProducerError):
+    """The record's ``record_ttl`` passed before the service accepted it.
+
+    ``attempts`` is how many times it was sent; ``last_error`` is the error the last attempt got
+    (also the ``__cause__``), or None if it was never sent (the shard was paced or backing off).
+    """
+
+    def __init__(self, message: str, attempts: int = 0, last_error: Optional[BaseException] = None) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.last_error = last_error
+        self.__cause__ = last_error
+
+
+class PartialFailureError(ProducerError):
+    """Some records of a ``put_many()`` failed.
+
+    ``results`` has one item per record, in order: its result dict, or the exception it failed with.
+    """
+
+    def __init__(self, message: str, results: list[Any]) -> None:
+        super().__init__(message)
+        self.results = results
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """The exceptions among ``results``."""
+        return [r for r in self.results if isinstance(r, BaseException)]
 
 
 _BY_ERROR_TYPE = {

@@ -18,11 +18,20 @@ from kinesis._kinesis import Connection as _Connection
 from kinesis._kinesis import Record
 from kinesis._kinesis import ShardIterator as _ShardIterator
 from kinesis._kinesis import StreamReader as _StreamReader
+from kinesis.aio.producer import Producer
 from kinesis.reader import shard_iterator_html, stream_reader_html
 from kinesis.regioninfo import RegionInfo
 from kinesis.regioninfo import regions as _regions
 
-__all__ = ["KinesisConnection", "Record", "ShardIterator", "StreamReader", "connect_to_region", "regions"]
+__all__ = [
+    "KinesisConnection",
+    "Producer",
+    "Record",
+    "ShardIterator",
+    "StreamReader",
+    "connect_to_region",
+    "regions",
+]
 
 
 class KinesisConnection(ConnectionMixin, _Connection):

@@ -17,9 +17,18 @@ from kinesis._kinesis import Record as Record
 from kinesis._kinesis import ShardIterator as _ShardIterator
 from kinesis._kinesis import StreamReader as _StreamReader
 from kinesis._kinesis import _CaBundle, _ConnectKwargs, _Data, _Timestamp
+from kinesis.aio.producer import Producer as Producer
 from kinesis.regioninfo import RegionInfo
 
-__all__ = ["KinesisConnection", "Record", "ShardIterator", "StreamReader", "connect_to_region", "regions"]
+__all__ = [
+    "KinesisConnection",
+    "Producer",
+    "Record",
+    "ShardIterator",
+    "StreamReader",
+    "connect_to_region",
+    "regions",
+]
 
 class ShardIterator(_ShardIterator):
     """kinesis.ShardIterator for ``async for``; opened on the first ``__anext__``."""
