@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::errors::KinesisError;
+use crate::errors::{KinesisError, Recovery};
 
 /// Exponential backoff with full jitter: a random delay up to `base * 2^(failures-1)`, capped.
 pub(crate) fn backoff(base: Duration, cap: Duration, failures: u32) -> Duration {
@@ -19,21 +19,13 @@ pub(crate) fn retryable_entry_code(code: &str) -> bool {
 }
 
 pub(crate) fn is_throttling(err: &KinesisError) -> bool {
-    matches!(err, KinesisError::Service { error_type: Some(t), .. }
-        if t == "ProvisionedThroughputExceededException" || t == "LimitExceededException" || t == "ThrottlingException")
+    err.recovery() == Recovery::Throttled
 }
 
-/// Whole-call failures worth another attempt: throttling, 5xx, no answer, a garbled answer.
+/// Whole-call failures worth another attempt: throttling, 5xx, no answer, a garbled answer (the
+/// same classification the reader uses).
 pub(crate) fn retryable_error(err: &KinesisError) -> bool {
-    match err {
-        KinesisError::Service { status, error_type, .. } => {
-            *status >= 500
-                || *status == 429
-                || error_type.as_deref().is_some_and(|t| retryable_entry_code(t) || t == "LimitExceededException")
-        }
-        KinesisError::Timeout(_) | KinesisError::Connection(_) | KinesisError::Response { .. } => true,
-        _ => false,
-    }
+    matches!(err.recovery(), Recovery::Throttled | Recovery::Transient)
 }
 
 /// A PutRecords entry's error as the service error it stands for (status 400, as PutRecord gives).

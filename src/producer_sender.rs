@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::aggregation::{deaggregate, effective_hash_key, Aggregator, UserRecord, OUTER_PARTITION_KEY};
 use crate::errors::{KResult, KinesisError};
+use crate::events::event;
 use crate::producer::{bump, Config, Delivery, Outcome, Record, Release, Shared};
 use crate::producer_retry::{backoff, entry_error, is_throttling, retryable_entry_code, retryable_error};
 use crate::shard_map::{self, ShardMap};
@@ -591,7 +592,13 @@ impl<D: Delivery> Sender<D> {
                     bump(&self.shared.metrics.throttles, 1);
                 }
                 let retryable = throttled || retryable_error(&err);
-                if !retryable {
+                let count = batch.entries.len();
+                if throttled {
+                    event!(info, "kinesis::producer", "PutRecords of {count} entries throttled ({err}); retrying");
+                } else if retryable {
+                    event!(warn, "kinesis::producer", "PutRecords of {count} entries failed ({err}); retrying");
+                } else {
+                    event!(error, "kinesis::producer", "PutRecords of {count} entries rejected: {err}");
                     self.map_stale = true;
                 }
                 let err = Arc::new(err);
@@ -607,6 +614,16 @@ impl<D: Delivery> Sender<D> {
         }
         // Back to the front of their shards, in their order, before anything newer.
         bump(&self.shared.metrics.retries, retry.len());
+        if !retry.is_empty() {
+            event!(info, "kinesis::producer", "{} PutRecords entries failed and will be sent again", retry.len());
+        }
+        if self.map_mismatch {
+            event!(
+                info,
+                "kinesis::producer",
+                "a record landed on another shard than predicted: re-reading the shard map"
+            );
+        }
         let (base, cap) = (self.config().retry_base_delay, self.config().retry_max_delay);
         for mut entry in retry.into_iter().rev() {
             entry.attempts += 1;
@@ -654,7 +671,14 @@ impl<D: Delivery> Sender<D> {
     fn on_map(&mut self, map: KResult<ShardMap>) {
         self.refreshing = false;
         self.map_loaded = Instant::now();
-        let Ok(map) = map else { return }; // keep the old map; the next round tries again
+        let map = match map {
+            Ok(map) => map,
+            Err(err) => {
+                // Keep the old map; the next round tries again.
+                event!(warn, "kinesis::producer", "could not read the shard map ({err}); keeping the old one");
+                return;
+            }
+        };
         bump(&self.shared.metrics.shard_map_refreshes, 1);
         self.map = map;
         self.map_stale = false;

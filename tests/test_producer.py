@@ -267,3 +267,23 @@ def test_read_back_helper_sees_plain_records_too(conn, stream, kinesis_server) -
     conn.put_record(stream, b"plain", "k")
     outers = read_outer_records(conn, stream)
     assert [u.data for o in outers for u in o.users] == [b"plain"]
+
+
+def test_records_put_are_read_back_by_stream_reader(conn, stream3) -> None:
+    """The producer's aggregates, read by our own StreamReader: every record once, in order per key."""
+    sent = [(f"{key}:{n}".encode(), key) for n in range(50) for key in (f"user-{k}" for k in range(40))]
+    with kinesis.Producer(conn, stream3, linger_ms=20) as producer:
+        results = producer.put_many(sent).result(timeout=60)
+    with kinesis.StreamReader(
+        conn, stream3, "TRIM_HORIZON", idle_timeout=1.0, idle_interval=0.05, max_calls_per_second=50
+    ) as reader:
+        read = list(reader)
+    assert sorted(r.data for r in read) == sorted(data for data, _ in sent)
+    assert len({(r.shard_id, r.sequence_number, r.sub_sequence_number) for r in read}) == len(sent)
+    last: dict = {}
+    for record in read:
+        key, n = record.data.decode().split(":")
+        assert record.partition_key == key and int(n) > last.get(key, -1)
+        last[key] = int(n)
+    where = {(r.shard_id, r.sequence_number, r.sub_sequence_number) for r in read}
+    assert {(r["ShardId"], r["SequenceNumber"], r.get("SubSequenceNumber")) for r in results} == where

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import logging
 import os
 import queue
 import subprocess
@@ -105,13 +106,15 @@ def records_on_each_shard(shard_count: int, per_shard: int) -> list[tuple[bytes,
     ]
 
 
-def test_only_the_failed_entries_are_sent_again(scripted, scripted_conn) -> None:
+def test_only_the_failed_entries_are_sent_again(scripted, scripted_conn, caplog) -> None:
     stream = FakeStream(scripted, shard_count=4)
     stream.failures[0] = {1: "ProvisionedThroughputExceededException", 3: "InternalFailure"}
     records = records_on_each_shard(4, 25)
-    with kinesis.Producer(scripted_conn, "s", linger_ms=50) as producer:
-        results = producer.put_many(records).result(timeout=30)
-        metrics = producer.metrics()
+    with caplog.at_level(logging.INFO, logger="kinesis.producer"):
+        with kinesis.Producer(scripted_conn, "s", linger_ms=50) as producer:
+            results = producer.put_many(records).result(timeout=30)
+            metrics = producer.metrics()
+    assert "2 PutRecords entries failed and will be sent again" in caplog.text
     first = stream.calls[0]
     assert len(first) == 4  # one aggregate per shard
     # Each shard backs off on its own, so the two may come back in one call or two.
