@@ -297,8 +297,8 @@ impl Connection {
         py: Python<'_>,
         shard_iterator: &Bound<'_, PyAny>,
         limit: Option<&Bound<'_, PyAny>>,
-        b64_decode: bool,
-        as_bytes: bool,
+        #[pyo3(from_py_with = crate::validate::named::b64_decode)] b64_decode: bool,
+        #[pyo3(from_py_with = crate::validate::named::as_bytes)] as_bytes: bool,
     ) -> PyResult<Py<PyAny>> {
         let shard_iterator: String = crate::validate::text("shard_iterator", shard_iterator)?;
         let limit: Option<i64> = crate::validate::opt_integer("limit", limit)?;
@@ -328,7 +328,7 @@ impl Connection {
         explicit_hash_key: Option<&Bound<'_, PyAny>>,
         sequence_number_for_ordering: Option<&Bound<'_, PyAny>>,
         exclusive_minimum_sequence_number: Option<&Bound<'_, PyAny>>,
-        b64_encode: bool,
+        #[pyo3(from_py_with = crate::validate::named::b64_encode)] b64_encode: bool,
     ) -> PyResult<Py<PyAny>> {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let partition_key: String = crate::validate::text("partition_key", partition_key)?;
@@ -358,7 +358,7 @@ impl Connection {
         py: Python<'_>,
         records: &Bound<'_, PyAny>,
         stream_name: &Bound<'_, PyAny>,
-        b64_encode: bool,
+        #[pyo3(from_py_with = crate::validate::named::b64_encode)] b64_encode: bool,
     ) -> PyResult<Py<PyAny>> {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let stream = validate::stream("stream_name", stream_name)?;

@@ -531,7 +531,9 @@ impl Connection {
         &self,
         py: Python<'_>,
         stream_name: &Bound<'_, PyAny>,
-        enforce_consumer_deletion: Option<bool>,
+        #[pyo3(from_py_with = crate::validate::named::enforce_consumer_deletion)] enforce_consumer_deletion: Option<
+            bool,
+        >,
     ) -> PyResult<Py<PyAny>> {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let stream = validate::stream("stream_name", stream_name)?;
@@ -597,7 +599,7 @@ impl Connection {
         max_results: Option<&Bound<'_, PyAny>>,
         stream_creation_timestamp: Option<&Bound<'_, PyAny>>,
         shard_filter: Option<&Bound<'_, PyAny>>,
-        paginate: bool,
+        #[pyo3(from_py_with = crate::validate::named::paginate)] paginate: bool,
     ) -> PyResult<Py<PyAny>> {
         let stream_name: Option<String> = crate::validate::opt_text("stream_name", stream_name)?;
         let next_token: Option<String> = crate::validate::opt_text("next_token", next_token)?;

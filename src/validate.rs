@@ -239,3 +239,43 @@ pub fn opt_flag(arg: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<
         .map(|b| Some(b.is_true()))
         .map_err(|_| PyTypeError::new_err(format!("{arg}: expected True or False, got {}", type_name(value))))
 }
+
+/// Extractors for `#[pyo3(from_py_with = ...)]`, one per argument that pyo3 would otherwise convert
+/// itself: their errors name the argument on every Python version (pyo3 names it only in an
+/// exception note, which Python 3.9 and 3.10 do not have). Defaults stay in the signatures.
+pub mod named {
+    use pyo3::prelude::*;
+
+    macro_rules! flag {
+        ($($name:ident),*) => {$(
+            pub fn $name(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+                // None is refused here, not read as False: b64_encode=None must not mean "decode".
+                super::opt_flag(stringify!($name), Some(value))?.ok_or_else(|| {
+                    pyo3::exceptions::PyTypeError::new_err(concat!(stringify!($name), ": expected True or False, got None"))
+                })
+            }
+        )*};
+    }
+    macro_rules! optional_flag {
+        ($($name:ident),*) => {$(
+            pub fn $name(value: &Bound<'_, PyAny>) -> PyResult<Option<bool>> {
+                super::opt_flag(stringify!($name), Some(value))
+            }
+        )*};
+    }
+    macro_rules! optional_number {
+        ($($name:ident),*) => {$(
+            pub fn $name(value: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
+                super::opt_number(stringify!($name), Some(value))
+            }
+        )*};
+    }
+
+    flag!(b64_encode, b64_decode, as_bytes, paginate);
+    optional_flag!(is_secure, enforce_consumer_deletion);
+    optional_number!(connect_timeout, read_timeout, retry_base_delay, retry_max_delay);
+
+    pub fn debug(value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+        super::opt_integer("debug", Some(value))
+    }
+}
