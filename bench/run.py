@@ -1,7 +1,8 @@
 """Benchmarks of kinesis against boto3 (and aiobotocore), in one command: scripts/bench
 
 By default this builds the module in release mode into its own venv (.venv-bench: maturin, boto3,
-moto[server], matplotlib and, if it installs cleanly, aiobotocore; then ``maturin develop --release``),
+moto[server], matplotlib, aws-kinesis-agg and, if it installs cleanly, aiobotocore; then a release wheel
+installed there, not an editable install that a development build could replace mid-run),
 re-runs itself there with ``--no-build``, starts a local Kinesis server (moto, or kinesis-mock with
 ``--server kinesis-mock``), runs every workload for our client and for the peer in the same run, prints a
 table and writes ``latest.md``, ``latest.json`` and ``ratios.png`` to bench/results (or ``--out DIR``).
@@ -119,7 +120,15 @@ def build_and_reexec(argv: list[str]) -> None:
         run_checked([*pip, *PACKAGES])
     env = dict(os.environ, VIRTUAL_ENV=str(BENCH_VENV), PATH=f"{BENCH_VENV / 'bin'}{os.pathsep}{os.environ['PATH']}")
     env.pop("CONDA_PREFIX", None)
-    run_checked([str(BENCH_VENV / "bin" / "maturin"), "develop", "--release", "--quiet"], cwd=ROOT, env=env)
+    # A wheel installed into .venv-bench, not `maturin develop`: an editable install would share
+    # python/kinesis/_kinesis*.so with the development venv, so a dev build made there during a run
+    # would silently replace the release build being measured.
+    wheels = ROOT / "target" / "bench-wheels"
+    shutil.rmtree(wheels, ignore_errors=True)
+    maturin = str(BENCH_VENV / "bin" / "maturin")
+    run_checked([maturin, "build", "--release", "--quiet", "--out", str(wheels)], cwd=ROOT, env=env)
+    (wheel,) = wheels.glob("kinesis-*.whl")
+    run_checked([*pip, "--force-reinstall", "--no-deps", str(wheel)])
     env[BUILD_ENV] = "1"
     if skipped:
         env[AIOBOTOCORE_SKIP_ENV] = skipped
@@ -808,7 +817,7 @@ def command_line(argv: list[str]) -> str:
 
 def render_markdown(bench: Bench, rows: list[Row], info: dict[str, Any], argv: list[str]) -> str:
     build = info["kinesis_build"]
-    built = "built by this run (maturin develop --release)" if info["built_by_bench"] else "as installed (--no-build)"
+    built = "built by this run (release wheel)" if info["built_by_bench"] else "as installed (--no-build)"
     machine = [
         f"- date: {info['date']}",
         f"- CPU: {info['cpu_model']}, {info['cores']} cores ({info['usable_cores']} usable)",
