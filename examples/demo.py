@@ -55,6 +55,16 @@ def main() -> None:
         results = asyncio.run(put_concurrently())
         print(f"asyncio: {len(results)} records put concurrently")
 
+        # Beyond boto 2: a Producer that batches and aggregates, and a StreamReader over all shards.
+        with kinesis.Producer(conn, "demo") as producer:
+            bulk = producer.put_many((f"event {i}", f"user-{i % 10}") for i in range(1000))
+        print(f"Producer: {len(bulk.result())} records written in {producer.metrics()['batches']} PutRecords call(s)")
+        with kinesis.StreamReader(conn, "demo", "TRIM_HORIZON", idle_timeout=2) as reader:
+            events = [record for record in reader if record.data.startswith(b"event ")]
+        print(f"StreamReader: {len(events)} producer records read back, e.g. {events[0]!r}")
+        if len(events) != 1000:
+            raise SystemExit(f"expected 1000 producer records, read {len(events)}")
+
         try:
             conn.describe_stream("no-such-stream")
         except kinesis.exceptions.ResourceNotFoundException as err:
