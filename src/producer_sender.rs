@@ -276,22 +276,19 @@ impl<D: Delivery> Sender<D> {
     }
 
     fn queue(&mut self, shard_id: &Arc<str>) -> &mut ShardQueue<D::Ticket> {
-        if !self.shards.contains_key(shard_id) {
-            let pacer = self.shared.config.rate_limit.map(|ratio| ShardPacer::new(ratio, Instant::now()));
-            self.shards.insert(
-                shard_id.clone(),
-                ShardQueue {
-                    building: Building::default(),
-                    ready: VecDeque::new(),
-                    in_flight: false,
-                    pacer,
-                    retry_at: None,
-                    failures: 0,
-                },
-            );
-            self.order.push(shard_id.clone());
-        }
-        self.shards.get_mut(shard_id).expect("inserted above")
+        let rate_limit = self.shared.config.rate_limit;
+        let order = &mut self.order;
+        self.shards.entry(shard_id.clone()).or_insert_with(|| {
+            order.push(shard_id.clone());
+            ShardQueue {
+                building: Building::default(),
+                ready: VecDeque::new(),
+                in_flight: false,
+                pacer: rate_limit.map(|ratio| ShardPacer::new(ratio, Instant::now())),
+                retry_at: None,
+                failures: 0,
+            }
+        })
     }
 
     fn route(&mut self, record: Record<D::Ticket>, now: Instant) {
