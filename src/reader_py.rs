@@ -643,50 +643,6 @@ impl ShardIterator {
         })
     }
 
-    fn __iter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        if slf.asynchronous {
-            return Err(PyTypeError::new_err("this is kinesis.aio.ShardIterator: use `async for`"));
-        }
-        Ok(slf)
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Record>> {
-        if self.asynchronous {
-            return Err(PyTypeError::new_err("this is kinesis.aio.ShardIterator: use `async for`"));
-        }
-        next_blocking(py, &self.source, self.idle_timeout.get())
-    }
-
-    fn __aiter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        if !slf.asynchronous {
-            return Err(PyTypeError::new_err(
-                "kinesis.ShardIterator is iterated with `for`; use kinesis.aio.ShardIterator for `async for`",
-            ));
-        }
-        Ok(slf)
-    }
-
-    fn __anext__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        next_awaitable(py, &self.source, self.idle_timeout.get())
-    }
-
-    #[getter]
-    fn stream_name(&self) -> &str {
-        &self.stream_name
-    }
-
-    /// Seconds without a record after which iteration ends (None: wait forever); may be changed
-    /// between loops, e.g. to drain what is left with a short wait.
-    #[getter]
-    fn get_idle_timeout(&self) -> Option<f64> {
-        self.idle_timeout.seconds()
-    }
-
-    #[setter]
-    fn set_idle_timeout(&self, seconds: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        self.idle_timeout.set(seconds)
-    }
-
     #[getter]
     fn shard_id(&self) -> &str {
         &self.shard_id
@@ -744,36 +700,6 @@ impl ShardIterator {
             source.buffer.clear();
         }
         finished(py, self.asynchronous)
-    }
-
-    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __exit__(
-        &self,
-        py: Python<'_>,
-        _exc: &Bound<'_, PyAny>,
-        _value: &Bound<'_, PyAny>,
-        _tb: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        self.close(py).map(drop)
-    }
-
-    fn __aenter__(slf: PyRef<'_, Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let this = slf.into_pyobject(py)?.into_any().unbind();
-        Ready::wrap(py, this)
-    }
-
-    fn __aexit__(
-        &self,
-        py: Python<'_>,
-        _exc: &Bound<'_, PyAny>,
-        _value: &Bound<'_, PyAny>,
-        _tb: &Bound<'_, PyAny>,
-    ) -> PyResult<Py<PyAny>> {
-        self.close(py)?;
-        Ready::wrap(py, py.None())
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
@@ -950,50 +876,6 @@ impl StreamReader {
         })
     }
 
-    fn __iter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        if slf.asynchronous {
-            return Err(PyTypeError::new_err("this is kinesis.aio.StreamReader: use `async for`"));
-        }
-        Ok(slf)
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Record>> {
-        if self.asynchronous {
-            return Err(PyTypeError::new_err("this is kinesis.aio.StreamReader: use `async for`"));
-        }
-        next_blocking(py, &self.source, self.idle_timeout.get())
-    }
-
-    fn __aiter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        if !slf.asynchronous {
-            return Err(PyTypeError::new_err(
-                "kinesis.StreamReader is iterated with `for`; use kinesis.aio.StreamReader for `async for`",
-            ));
-        }
-        Ok(slf)
-    }
-
-    fn __anext__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        next_awaitable(py, &self.source, self.idle_timeout.get())
-    }
-
-    #[getter]
-    fn stream_name(&self) -> &str {
-        &self.stream_name
-    }
-
-    /// Seconds without a record after which iteration ends (None: wait forever); may be changed
-    /// between loops, e.g. to drain what is left with a short wait.
-    #[getter]
-    fn get_idle_timeout(&self) -> Option<f64> {
-        self.idle_timeout.seconds()
-    }
-
-    #[setter]
-    fn set_idle_timeout(&self, seconds: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        self.idle_timeout.set(seconds)
-    }
-
     /// Per shard, after the last record handed out: ``{'sequence_number', 'sub_sequence_number'}``
     /// or ``'SHARD_END'``. What ``checkpoint()`` saves.
     #[getter]
@@ -1042,36 +924,6 @@ impl StreamReader {
         finished(py, self.asynchronous)
     }
 
-    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __exit__(
-        &self,
-        py: Python<'_>,
-        _exc: &Bound<'_, PyAny>,
-        _value: &Bound<'_, PyAny>,
-        _tb: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        self.close(py).map(drop)
-    }
-
-    fn __aenter__(slf: PyRef<'_, Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let this = slf.into_pyobject(py)?.into_any().unbind();
-        Ready::wrap(py, this)
-    }
-
-    fn __aexit__(
-        &self,
-        py: Python<'_>,
-        _exc: &Bound<'_, PyAny>,
-        _value: &Bound<'_, PyAny>,
-        _tb: &Bound<'_, PyAny>,
-    ) -> PyResult<Py<PyAny>> {
-        self.close(py)?;
-        Ready::wrap(py, py.None())
-    }
-
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         let this = slf.get();
         let status = this.status.lock().unwrap_or_else(PoisonError::into_inner);
@@ -1084,6 +936,105 @@ impl StreamReader {
         ))
     }
 }
+
+/// What both readers share, the same on each: the iteration protocols (the sync class refuses
+/// `async for` and the asyncio class `for`), `stream_name`, `idle_timeout` and context managers.
+/// A second `#[pymethods]` block per class (the `multiple-pymethods` feature).
+macro_rules! reader_protocol {
+    ($class:ident) => {
+        #[pymethods]
+        impl $class {
+            fn __iter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+                if slf.asynchronous {
+                    return Err(PyTypeError::new_err(concat!(
+                        "this is kinesis.aio.",
+                        stringify!($class),
+                        ": use `async for`"
+                    )));
+                }
+                Ok(slf)
+            }
+
+            fn __next__(&self, py: Python<'_>) -> PyResult<Option<Record>> {
+                if self.asynchronous {
+                    return Err(PyTypeError::new_err(concat!(
+                        "this is kinesis.aio.",
+                        stringify!($class),
+                        ": use `async for`"
+                    )));
+                }
+                next_blocking(py, &self.source, self.idle_timeout.get())
+            }
+
+            fn __aiter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+                if !slf.asynchronous {
+                    return Err(PyTypeError::new_err(concat!(
+                        "kinesis.",
+                        stringify!($class),
+                        " is iterated with `for`; use kinesis.aio.",
+                        stringify!($class),
+                        " for `async for`"
+                    )));
+                }
+                Ok(slf)
+            }
+
+            fn __anext__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                next_awaitable(py, &self.source, self.idle_timeout.get())
+            }
+
+            #[getter]
+            fn stream_name(&self) -> &str {
+                &self.stream_name
+            }
+
+            /// Seconds without a record after which iteration ends (None: wait forever); may be
+            /// changed between loops, e.g. to drain what is left with a short wait.
+            #[getter]
+            fn get_idle_timeout(&self) -> Option<f64> {
+                self.idle_timeout.seconds()
+            }
+
+            #[setter]
+            fn set_idle_timeout(&self, seconds: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+                self.idle_timeout.set(seconds)
+            }
+
+            fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+                slf
+            }
+
+            fn __exit__(
+                &self,
+                py: Python<'_>,
+                _exc: &Bound<'_, PyAny>,
+                _value: &Bound<'_, PyAny>,
+                _tb: &Bound<'_, PyAny>,
+            ) -> PyResult<()> {
+                self.close(py).map(drop)
+            }
+
+            fn __aenter__(slf: PyRef<'_, Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                let this = slf.into_pyobject(py)?.into_any().unbind();
+                Ready::wrap(py, this)
+            }
+
+            fn __aexit__(
+                &self,
+                py: Python<'_>,
+                _exc: &Bound<'_, PyAny>,
+                _value: &Bound<'_, PyAny>,
+                _tb: &Bound<'_, PyAny>,
+            ) -> PyResult<Py<PyAny>> {
+                self.close(py)?;
+                Ready::wrap(py, py.None())
+            }
+        }
+    };
+}
+
+reader_protocol!(ShardIterator);
+reader_protocol!(StreamReader);
 
 impl Drop for StreamReader {
     fn drop(&mut self) {
