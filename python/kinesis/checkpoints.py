@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Protocol, Union, cast
@@ -89,6 +88,8 @@ class FileCheckpointStore:
             merged.update(positions)
             streams[stream_name] = merged
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            import tempfile  # here, not at the top: `import kinesis` should not pay for it
+
             fd, temp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -17,7 +17,6 @@ The asyncio twin is :class:`kinesis.aio.Producer`.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import sys
 import warnings
@@ -61,19 +60,21 @@ class Producer(_Producer):
         self.close()
 
 
-_INVALID_STATE = (concurrent.futures.InvalidStateError, asyncio.InvalidStateError)
-
-
 def _settle(items: list[tuple[Any, bool, Any]]) -> None:
     """Resolve a batch of asyncio futures: ``(future, ok, value)``; the Rust core schedules it on their
     loop's thread with ``call_soon_threadsafe`` (it resolves ``concurrent.futures`` futures itself)."""
+    # Imported here, not at the top: `import kinesis` stays free of asyncio's ~40 ms import; only
+    # asyncio futures come here, so it is loaded already.
+    import asyncio
+
+    invalid_state = (concurrent.futures.InvalidStateError, asyncio.InvalidStateError)
     for future, ok, value in items:
         try:
             if ok:
                 future.set_result(value)
             else:
                 future.set_exception(value)
-        except _INVALID_STATE:
+        except invalid_state:
             pass  # cancelled by its owner; the record was still written (or failed) all the same
 
 
