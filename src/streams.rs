@@ -704,19 +704,22 @@ impl Connection {
         self.call(py, move |client| remove_tags(client, stream, keys))
     }
 
-    #[pyo3(signature = (stream_name, target_shard_count, scaling_type="UNIFORM_SCALING"))]
+    #[pyo3(
+        signature = (stream_name, target_shard_count, scaling_type="UNIFORM_SCALING".to_owned()),
+        text_signature = "($self, stream_name, target_shard_count, scaling_type='UNIFORM_SCALING')"
+    )]
     fn update_shard_count(
         &self,
         py: Python<'_>,
         stream_name: &Bound<'_, PyAny>,
         target_shard_count: &Bound<'_, PyAny>,
-        scaling_type: &str,
+        #[pyo3(from_py_with = validate::named::scaling_type)] scaling_type: String,
     ) -> PyResult<Py<PyAny>> {
         let stream_name: String = crate::validate::text("stream_name", stream_name)?;
         let target_shard_count: i64 = crate::validate::integer("target_shard_count", target_shard_count)?;
         let stream = validate::stream("stream_name", stream_name)?;
         let target = validate::int_range("target_shard_count", target_shard_count, 1, 100_000)?;
-        validate::one_of("scaling_type", scaling_type, &["UNIFORM_SCALING"])?;
+        validate::one_of("scaling_type", &scaling_type, &["UNIFORM_SCALING"])?;
         self.call(py, move |client| update_shard_count(client, stream, target))
     }
 

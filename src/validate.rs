@@ -275,6 +275,10 @@ pub mod named {
     optional_flag!(is_secure, enforce_consumer_deletion);
     optional_number!(connect_timeout, read_timeout, retry_base_delay, retry_max_delay);
 
+    pub fn scaling_type(value: &Bound<'_, PyAny>) -> PyResult<String> {
+        super::text("scaling_type", value)
+    }
+
     pub fn debug(value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
         super::opt_integer("debug", Some(value))
     }
