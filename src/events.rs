@@ -6,7 +6,8 @@
 //! throttle, a shard ending), so each one asks Python whether its logger is enabled at that level;
 //! nothing in a per-record or per-call path logs. Events never carry credentials.
 
-use log::LevelFilter;
+use log::{LevelFilter, Log, Metadata, Record};
+use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3_log::{Caching, Logger};
 
@@ -16,7 +17,9 @@ pub fn install(py: Python<'_>) -> PyResult<()> {
     let logger = Logger::new(py, Caching::Loggers)?
         .filter(LevelFilter::Off)
         .filter_target("kinesis".to_owned(), LevelFilter::Debug);
-    let _already_installed = logger.install();
+    if log::set_boxed_logger(Box::new(Forwarder(logger))).is_ok() {
+        log::set_max_level(LevelFilter::Debug);
+    }
     Ok(())
 }
 
@@ -31,3 +34,58 @@ macro_rules! event {
 }
 
 pub(crate) use event;
+
+/// pyo3-log, made safe to call from any point of a Python call.
+///
+/// Python code runs inside `logging` (our handlers' callers' handlers, `getLogger`, ...), so a
+/// Ctrl-C that arrives meanwhile raises `KeyboardInterrupt` right there. pyo3-log leaves such an
+/// exception set on the thread, where the next unrelated Python call silently discards it: the
+/// signal is consumed and Ctrl-C is lost (a `kinesis tail` that ignored Ctrl-C). So an exception
+/// from logging never stays pending: an interrupt is tripped again for the caller's next signal
+/// check, and anything else is reported the way Python reports errors in `__del__`.
+struct Forwarder(Logger);
+
+impl Log for Forwarder {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        self.0.enabled(metadata)
+    }
+
+    fn log(&self, record: &Record) {
+        if !self.0.enabled(record.metadata()) {
+            return;
+        }
+        Python::attach(|py| {
+            let earlier = PyErr::take(py);
+            self.0.log(record);
+            if let Some(raised) = PyErr::take(py) {
+                report_logging_error(py, raised);
+            }
+            if let Some(earlier) = earlier {
+                earlier.restore(py);
+            }
+        });
+    }
+
+    fn flush(&self) {}
+}
+
+fn report_logging_error(py: Python<'_>, raised: PyErr) {
+    if raised.is_instance_of::<PyKeyboardInterrupt>(py) && on_main_thread(py).unwrap_or(false) {
+        // The signal handler already ran (it only runs on the main thread): simulate the signal
+        // again, so the wait this event came from raises KeyboardInterrupt at its next check.
+        let interrupt = py.import("_thread").and_then(|thread| thread.call_method0("interrupt_main"));
+        if let Err(err) = interrupt {
+            err.write_unraisable(py, None);
+        }
+    } else {
+        raised.write_unraisable(py, None);
+    }
+}
+
+/// Whether this is Python's main thread (`logging` has already imported `threading`). Compared by
+/// ident: `current_thread()` would register a dummy thread object for a tokio worker.
+fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
+    let threading = py.import("threading")?;
+    let main_ident = threading.call_method0("main_thread")?.getattr("ident")?;
+    main_ident.eq(threading.call_method0("get_ident")?)
+}

@@ -396,3 +396,63 @@ def test_the_credential_source_is_logged_without_the_credentials(scripted, caplo
     (record,) = [r for r in caplog.records if r.name == "kinesis.credentials"]
     assert "credentials from" in record.getMessage()
     assert "AKIDLOGGINGTEST" not in record.getMessage() and "very-secret-value" not in record.getMessage()
+
+
+class _RaisingHandler(logging.Handler):
+    """A handler that raises from inside `logging`, as a Ctrl-C landing during an event would."""
+
+    def __init__(self, exception):
+        super().__init__()
+        self.exception = exception
+
+    def emit(self, record):
+        raise self.exception
+
+
+@pytest.fixture
+def raising_handler():
+    logger = logging.getLogger("kinesis")
+    handlers = []
+
+    def install(exception):
+        handler = _RaisingHandler(exception)
+        logger.addHandler(handler)
+        handlers.append(handler)
+
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    yield install
+    logger.setLevel(level)
+    for handler in handlers:
+        logger.removeHandler(handler)
+
+
+def test_ctrl_c_during_an_event_at_connect_is_not_lost(scripted, raising_handler):
+    # The interrupt used to stay pending inside pyo3-log, to be discarded by the next Python call:
+    # `kinesis tail` then ignored Ctrl-C.
+    raising_handler(KeyboardInterrupt)
+    with pytest.raises(KeyboardInterrupt):
+        kinesis.connect_to_region(
+            "us-east-1", endpoint_url=scripted.endpoint_url, aws_access_key_id="a", aws_secret_access_key="b"
+        )
+
+
+def test_ctrl_c_during_an_event_while_iterating_is_not_lost(fake, scripted_conn, raising_handler):
+    fake.add_shard("shardId-0")
+    fake.faults["GetRecords"] += [THROTTLED] * 10  # more than the connection retries: the reader logs
+    iterator = kinesis.ShardIterator(scripted_conn, "s", "shardId-0", "TRIM_HORIZON", idle_timeout=30, **FAST)
+    raising_handler(KeyboardInterrupt)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        next(iterator)
+    assert time.monotonic() - started < 20  # raised at the first event, not after idle_timeout
+
+
+def test_an_error_in_a_logging_handler_is_reported_and_the_call_goes_on(scripted, raising_handler, monkeypatch):
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    raising_handler(RuntimeError("handler broke"))
+    kinesis.connect_to_region(
+        "us-east-1", endpoint_url=scripted.endpoint_url, aws_access_key_id="a", aws_secret_access_key="b"
+    ).close()
+    assert [str(r.exc_value) for r in reported] == ["handler broke"]
