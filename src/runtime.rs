@@ -11,7 +11,8 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use pyo3::prelude::*;
@@ -24,6 +25,9 @@ const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Set at interpreter exit: from then on no task may touch Python, whose state is being torn down.
 static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// The thread running interpreter exit (the one that called our `atexit` hook).
+static EXIT_THREAD: OnceLock<ThreadId> = OnceLock::new();
 
 /// Worker-thread closures currently handing results to Python. Exit waits for them: a worker that
 /// lost the GIL inside such a closure (asyncio's wake-up write releases it) and wants it back after
@@ -135,6 +139,7 @@ pub fn current_pid() -> u32 {
 /// Stop the background runtime without waiting for its tasks; registered with `atexit`.
 #[pyfunction]
 pub fn _shutdown_runtimes(py: Python<'_>) {
+    let _first_exit = EXIT_THREAD.set(std::thread::current().id());
     EXITING.store(true, Ordering::SeqCst);
     let background = {
         let mut slot = lock_runtimes();
@@ -155,6 +160,22 @@ pub fn _shutdown_runtimes(py: Python<'_>) {
     });
 }
 
+/// Whether this thread must keep away from Python for good: the interpreter is exiting and this
+/// is not the thread running the exit (a daemon thread blocked in a call). CPython ends such a
+/// thread with `pthread_exit` as soon as it asks for the GIL, and that unwinds through our Rust
+/// frames: a crash (seen as SIGSEGV on Python 3.9).
+fn shut_out_of_python() -> bool {
+    exiting() && EXIT_THREAD.get() != Some(&std::thread::current().id())
+}
+
+/// How a blocked call ended.
+enum Waited<T> {
+    Done(T),
+    Interrupted(PyErr),
+    /// The interpreter began to exit under a thread other than the exiting one.
+    ShutOut,
+}
+
 /// Run `fut` to completion on the blocking runtime with the GIL released, waking regularly to
 /// run Python's signal handlers so that Ctrl-C interrupts the call (the future is then dropped,
 /// which cancels the request).
@@ -165,19 +186,37 @@ where
 {
     let rt = blocking_runtime()?;
     py.detach(|| {
-        rt.block_on(async move {
+        let waited = rt.block_on(async move {
             tokio::pin!(fut);
             loop {
                 tokio::select! {
                     biased;
-                    out = &mut fut => return Ok(out),
+                    out = &mut fut => return Waited::Done(out),
                     () = tokio::time::sleep(SIGNAL_CHECK_INTERVAL) => {
-                        Python::attach(|py| py.check_signals())?;
+                        if shut_out_of_python() {
+                            return Waited::ShutOut;
+                        }
+                        if let Err(err) = Python::attach(|py| py.check_signals()) {
+                            return Waited::Interrupted(err);
+                        }
                     }
                 }
             }
-        })
+        });
+        match waited {
+            Waited::Done(out) if !shut_out_of_python() => Ok(out),
+            Waited::Done(_) | Waited::ShutOut => park_until_the_process_ends(),
+            Waited::Interrupted(err) => Err(err),
+        }
     })
+}
+
+/// Never return to Python (see `shut_out_of_python`); the process is about to end. Called outside
+/// the runtime, so that the exiting thread can still drive it (an `atexit` hook making a call).
+fn park_until_the_process_ends() -> ! {
+    loop {
+        std::thread::park();
+    }
 }
 
 /// The runtime handed to pyo3-async-runtimes: asyncio awaitables are driven by `background`.
