@@ -30,6 +30,15 @@ pub struct ShardMap {
     parents: HashMap<Arc<str>, Vec<Arc<str>>>,
 }
 
+/// 2**128: moto 5.1 (the last moto for Python 3.9) reports it as the end of the last shard's range,
+/// one past the largest hash key; it means the top of the hash space.
+const ONE_PAST_THE_TOP: &str = "340282366920938463463374607431768211456";
+
+/// The (inclusive) end of a shard's hash key range.
+fn range_end(text: &str) -> Option<u128> {
+    parse_hash_key(text).or_else(|| (text == ONE_PAST_THE_TOP).then_some(u128::MAX))
+}
+
 impl ShardMap {
     /// The map of the open shards (no ending sequence number) among `shards`.
     pub fn from_shards(shards: &[Shard]) -> KResult<ShardMap> {
@@ -43,17 +52,16 @@ impl ShardMap {
             let range = shard
                 .hash_key_range()
                 .ok_or_else(|| KinesisError::Internal(format!("shard {} has no hash key range", shard.shard_id())))?;
-            let (start, end) =
-                match (parse_hash_key(range.starting_hash_key()), parse_hash_key(range.ending_hash_key())) {
-                    (Some(start), Some(end)) if start <= end => (start, end),
-                    _ => {
-                        return Err(KinesisError::Internal(format!(
-                            "shard {} has an unreadable hash key range {:?}",
-                            shard.shard_id(),
-                            range
-                        )))
-                    }
-                };
+            let (start, end) = match (parse_hash_key(range.starting_hash_key()), range_end(range.ending_hash_key())) {
+                (Some(start), Some(end)) if start <= end => (start, end),
+                _ => {
+                    return Err(KinesisError::Response {
+                        message: format!("shard {} has an unreadable hash key range {range:?}", shard.shard_id()),
+                        status: None,
+                        body: None,
+                    })
+                }
+            };
             let shard_id: Arc<str> = Arc::from(shard.shard_id());
             let lineage: Vec<Arc<str>> =
                 shard.parent_shard_id().into_iter().chain(shard.adjacent_parent_shard_id()).map(Arc::from).collect();
@@ -102,6 +110,10 @@ mod tests {
     use aws_sdk_kinesis::types::{HashKeyRange, SequenceNumberRange};
 
     fn shard(id: &str, start: u128, end: u128, closed: bool, parent: Option<&str>) -> Shard {
+        shard_as_sent(id, &start.to_string(), &end.to_string(), closed, parent)
+    }
+
+    fn shard_as_sent(id: &str, start: &str, end: &str, closed: bool, parent: Option<&str>) -> Shard {
         let mut sequence = SequenceNumberRange::builder().starting_sequence_number("1");
         if closed {
             sequence = sequence.ending_sequence_number("2");
@@ -110,11 +122,7 @@ mod tests {
             .shard_id(id)
             .set_parent_shard_id(parent.map(str::to_string))
             .hash_key_range(
-                HashKeyRange::builder()
-                    .starting_hash_key(start.to_string())
-                    .ending_hash_key(end.to_string())
-                    .build()
-                    .expect("complete range"),
+                HashKeyRange::builder().starting_hash_key(start).ending_hash_key(end).build().expect("complete range"),
             )
             .sequence_number_range(sequence.build().expect("complete range"))
             .build()
@@ -147,5 +155,23 @@ mod tests {
         assert!(map.lookup(25).is_none());
         assert!(map.lookup(41).is_none());
         assert_eq!(map.lookup(35).map(|s| &**s), Some("b"));
+    }
+
+    #[test]
+    fn a_range_ending_one_past_the_top_ends_at_the_top() {
+        let shards = vec![shard_as_sent("a", "0", ONE_PAST_THE_TOP, false, None)];
+        let map = ShardMap::from_shards(&shards).expect("moto 5.1's ranges are accepted");
+        assert_eq!(map.lookup(u128::MAX).map(|s| &**s), Some("a"));
+    }
+
+    #[test]
+    fn an_unreadable_range_is_a_response_error_naming_the_shard() {
+        for (start, end) in [("0", "340282366920938463463374607431768211457"), ("5", "4"), ("x", "9")] {
+            let shards = vec![shard_as_sent("bad", start, end, false, None)];
+            match ShardMap::from_shards(&shards) {
+                Err(KinesisError::Response { message, .. }) => assert!(message.contains("shard bad"), "{message}"),
+                other => panic!("{start}..{end}: {other:?}"),
+            }
+        }
     }
 }
