@@ -69,6 +69,23 @@ def _hermetic_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield home
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _event_loop_for_pytest_asyncio_to_restore() -> Iterator[None]:
+    """On Python 3.9, pytest-asyncio 1.x saves the current event loop before each async test with
+    get_event_loop(), which there creates one; the next test's asyncio.run() unsets it, and it is
+    collected unclosed: a ResourceWarning that fails whichever later test is running. Set (and close)
+    one ourselves so there is always one to save."""
+    if sys.version_info >= (3, 10):
+        yield
+        return
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    loop.close()
+
+
 @dataclass
 class EmulatorServer:
     name: str
