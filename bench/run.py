@@ -7,13 +7,20 @@ re-runs itself there with ``--no-build``, starts a local Kinesis server (moto, o
 ``--server kinesis-mock``), runs every workload for our client and for the peer in the same run, prints a
 table and writes ``latest.md``, ``latest.json`` and ``ratios.png`` to bench/results (or ``--out DIR``).
 
+The ``threads`` workload runs against bench/canned-server instead (built with cargo on every run, a no-op
+when up to date, ``--no-build`` or not): its target is scaling "where the server is not the bottleneck",
+and both emulators spend a whole core on fewer put_record calls than one client thread makes. The canned
+server answers PutRecord with a fixed shard and a counter on one tokio current-thread runtime, so it uses
+one core at most, and little of it per request.
+
 Each client workload runs in a fresh interpreter (bench/worker.py). Client CPU is user + system time of
 that process only (``getrusage(RUSAGE_SELF)`` deltas around the measured loop, after warm-up), so the
 server, another process, is not counted; wall time and peak RSS are reported too, and so is the CPU the
 server used over the measured part, to show when the server is the bottleneck.
 
 Options: ``--quick`` (tiny sizes, for the smoke test), ``--server moto|kinesis-mock``, ``--only NAME``
-(repeatable), ``--repeat N`` (runs per client, median reported), ``--no-build``, ``--out DIR``.
+(repeatable), ``--repeat N`` (runs per client, median reported), ``--no-build`` (of the module and its
+venv; the canned server is still built), ``--out DIR``.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import importlib.util
 import json
 import os
 import platform
+import pwd
 import shutil
 import signal
 import socket
@@ -45,6 +53,13 @@ WORKER = BENCH_DIR / "worker.py"
 BENCH_VENV = ROOT / ".venv-bench"
 KINESIS_MOCK_PREFIX = ROOT / "tests" / "kinesis-mock"
 KINESIS_MOCK_DIR = KINESIS_MOCK_PREFIX / "node_modules" / "kinesis-local"
+CANNED_SERVER_DIR = BENCH_DIR / "canned-server"
+# Workloads run against the canned server, not the emulator, and why (said in the report).
+CANNED_WORKLOADS = {"threads"}
+CANNED_WHY = (
+    "the threads target is scaling where the server is not the bottleneck, and moto and kinesis-mock each"
+    " use a whole core answering put_record (server CPU ÷ wall 90 to 104%), so they set the pace, not the clients"
+)
 
 ACCESS_KEY_ID = "000000000000"  # the same values as bench/worker.py
 SECRET_ACCESS_KEY = "benchsecretkeybenchsecretkey"
@@ -73,7 +88,9 @@ FULL = {
     "put_record": {"n": 2000, "warmup": 100},
     "get_records_empty": {"n": 2000, "warmup": 100},
     "get_records_bulk": {"n": 10, "warmup": 1, "records": 10_000, "record_size": 1024},
-    "threads": {"n": 2000, "warmup": 16, "threads": 8},
+    # 10,000: against the canned server ours does 2,000 calls in about 0.2 s, too short a window on a
+    # shared machine, and the server's CPU (clock ticks of 10 ms) would be known to 5 µs per call only.
+    "threads": {"n": 10_000, "warmup": 16, "threads": 8},
     "asyncio": {"n": 2000, "warmup": 100, "concurrency": 100},
     "reader_deaggregate": {"n": 3, "warmup": 1, "records": 100_000, "record_size": 100},
     # vs boto3 put_records: fewer records, since the emulators store each one (kinesis-mock takes minutes
@@ -218,7 +235,7 @@ def kinesis_build() -> dict[str, Any]:
     return {"path": str(path), "profile": profile, "size_mib": round(path.stat().st_size / 2**20, 1)}
 
 
-def machine_info(server: Server) -> dict[str, Any]:
+def machine_info(server: Server, canned: Optional[Server]) -> dict[str, Any]:
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -231,6 +248,8 @@ def machine_info(server: Server) -> dict[str, Any]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "platform": platform.platform(),
         "server": server.description,
+        "canned_server": None if canned is None else canned.description,
+        "canned_workloads": [] if canned is None else sorted(CANNED_WORKLOADS),
         "kinesis": version_of("kinesis"),
         "kinesis_build": kinesis_build(),
         "built_by_bench": os.environ.get(BUILD_ENV) == "1",
@@ -380,6 +399,60 @@ def start_server(name: str, workdir: Path, env: dict[str, str]) -> Server:
     return server
 
 
+def cargo_env() -> dict[str, str]:
+    """This environment, with rustup's and cargo's homes pinned to the account's own if HOME was changed
+    (the test suite runs with an empty HOME, where rustup would find no toolchain)."""
+    env = dict(os.environ)
+    try:
+        account_home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    except KeyError:
+        return env
+    for variable, directory in (("RUSTUP_HOME", ".rustup"), ("CARGO_HOME", ".cargo")):
+        if variable not in env and (account_home / directory).is_dir():
+            env[variable] = str(account_home / directory)
+    return env
+
+
+def build_canned_server() -> Path:
+    """Build bench/canned-server in release mode (a no-op when up to date); return the binary."""
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        raise SystemExit("the threads workload needs cargo on PATH, to build bench/canned-server")
+    manifest = CANNED_SERVER_DIR / "Cargo.toml"
+    run_checked([cargo, "build", "--release", "--quiet", "--manifest-path", str(manifest)], env=cargo_env())
+    return CANNED_SERVER_DIR / "target" / "release" / "canned-server"
+
+
+def start_canned_server(binary: Path, workdir: Path) -> Server:
+    """Start the canned server on a port of its choosing (printed as its first line of output)."""
+    out_path = workdir / "canned-server.out"
+    log_path = workdir / "canned-server.log"
+    with open(out_path, "wb") as out, open(log_path, "wb") as err:
+        process = subprocess.Popen(
+            [str(binary), "0"], stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    description = (
+        "bench/canned-server (Rust, hyper 1, one tokio current-thread runtime: one core at most;"
+        " canned answers, nothing stored)"
+    )
+    server = Server("canned-server", description, "", process, log_path)
+    deadline = time.monotonic() + 30
+    while True:
+        first = out_path.read_bytes().split(b"\n", 1)
+        if len(first) == 2 and answers(int(first[0])):
+            break
+        if process.poll() is not None:
+            raise SystemExit(f"canned-server exited with {process.returncode} on start:\n{server.log_tail()}")
+        if time.monotonic() > deadline:
+            server.stop()
+            raise SystemExit(f"canned-server did not answer within 30 s:\n{server.log_tail()}")
+        time.sleep(0.05)
+    port = int(first[0])
+    server.endpoint_url = f"http://127.0.0.1:{port}"
+    server.description += "; keep-alive" if not closes_connections(port) else "; it closes every connection"
+    return server
+
+
 # --- streams (set up through boto3, not measured) ------------------------------------------------------
 
 
@@ -455,11 +528,16 @@ class Bench:
     sizes: dict[str, Any]
     repeat: int
     peer_skipped: dict[str, str]
+    canned: Optional[Server] = None
     runs: dict[str, dict[str, list[Run]]] = field(default_factory=dict)
+    served_by: dict[str, str] = field(default_factory=dict)  # run key -> the server's name
     failures: list[str] = field(default_factory=list)
 
+    def server_for(self, workload: str) -> Server:
+        return self.canned if self.canned is not None and workload in CANNED_WORKLOADS else self.server
+
     def worker(self, workload: str, client: str, **options: Any) -> Run:
-        cmd = [sys.executable, str(WORKER), workload, client, self.server.endpoint_url]
+        cmd = [sys.executable, str(WORKER), workload, client, self.server_for(workload).endpoint_url]
         cmd += [f"{k}={v}" for k, v in options.items()]
         started = time.perf_counter()
         try:
@@ -474,10 +552,13 @@ class Bench:
         except (ValueError, IndexError):
             return Run(None, process_wall, f"no result: {done.stdout[-500:]} {done.stderr[-1500:]}")
 
-    def measure(self, key: str, workload: str, clients: list[str], runs: int, **options: Any) -> None:
-        """``runs`` runs per client, alternating which client goes first."""
+    def measure(
+        self, key: str, workload: str, clients: list[str], runs: int, first_run: int = 0, **options: Any
+    ) -> None:
+        """``runs`` runs per client, alternating which client goes first (``first_run``: runs made before)."""
         slot = self.runs.setdefault(key, {c: [] for c in ("ours", "peer")})
-        for i in range(runs):
+        self.served_by[key] = self.server_for(workload).name
+        for i in range(first_run, first_run + runs):
             for client in clients if i % 2 == 0 else clients[::-1]:
                 run = self.worker(workload, client, **options)
                 slot[client].append(run)
@@ -510,15 +591,18 @@ def run_all(bench: Bench, only: list[str], streams) -> None:
             bench.measure(name, name, bench.clients(name), bench.repeat, stream=streams(name), server_pid=pid, **opts)
     if "threads" in only:
         size = sizes["threads"]
-        for count in (1, size["threads"]):
-            log(f"threads: {count} thread(s)")
+        # 1 and N threads interleaved, run by run: the ratio of the two is the result, and on a shared
+        # machine the load drifts; one block of 1-thread runs then one of N-thread runs would skew it.
+        for i, count in ((i, c) for i in range(bench.repeat) for c in (1, size["threads"])):
+            log(f"threads: {count} thread(s), against {bench.server_for('threads').name}")
             bench.measure(
                 f"threads-{count}",
                 "threads",
                 bench.clients("threads"),
-                bench.repeat,
+                1,
+                first_run=i,
                 stream=streams("threads"),
-                server_pid=pid,
+                server_pid=bench.server_for("threads").process.pid,
                 n=size["n"],
                 warmup=size["warmup"],
                 threads=count,
@@ -690,6 +774,7 @@ def summarise(bench: Bench) -> list[Row]:
         short = f"reader\n{records:,} aggregated"
         cost_rows("reader_deaggregate", label, short, "µs", 1e6, 0.1, per="record")
     if "threads-1" in bench.runs and f"threads-{count}" in bench.runs:
+        against = "" if bench.served_by["threads-1"] != "canned-server" else " (canned server)"
         scaling = {}
         for client in ("ours", "peer"):
             one = median_of(bench, "threads-1", client, throughput)
@@ -697,7 +782,7 @@ def summarise(bench: Bench) -> list[Row]:
             scaling[client] = None if one is None or many is None else many / one
         rows.append(
             Row(
-                f"threads: put_record throughput, {count} threads ÷ 1 thread",
+                f"threads: put_record throughput, {count} threads ÷ 1 thread{against}",
                 "x",
                 scaling["ours"],
                 scaling["peer"],
@@ -707,7 +792,7 @@ def summarise(bench: Bench) -> list[Row]:
                 chart="scaling",
             )
         )
-        label = f"threads: put_record, {count} threads"
+        label = f"threads: put_record, {count} threads{against}"
         cost_rows(f"threads-{count}", label, f"put_record\n{count} threads", "µs", 1e6, None, per="record")
     if "asyncio" in bench.runs:
         width = bench.sizes["asyncio"]["concurrency"]
@@ -770,7 +855,7 @@ def details_table(bench: Bench) -> str:
                 peer_name = PRODUCER_PEERS[key.split("-", 1)[1]]
             name = {"ours": "kinesis", "peer": peer_name}[client]
             if not results:
-                lines.append([key, name, "failed", "", "", "", "", "", ""])
+                lines.append([key, name, bench.served_by.get(key, ""), "failed", "", "", "", "", "", "", "", ""])
                 continue
             ops = results[0]["ops"]
             cpu = statistics.median(r["cpu_s"] for r in results)
@@ -779,16 +864,19 @@ def details_table(bench: Bench) -> str:
             rss = max(r["maxrss_kib"] for r in results) / 1024
             process_wall = statistics.median(r.process_wall_s for r in runs if r.result is not None)
             busy = "—" if key == "startup" or not wall or server != server else f"{server / wall:.0%}"
+            server_per_op = "—" if key == "startup" or server != server else f"{server / ops * 1e6:,.1f}"
             lines.append(
                 [
                     key,
                     name,
+                    bench.served_by.get(key, bench.server.name),
                     str(len(results)),
                     f"{ops:,}",
                     f"{cpu * 1e3:,.1f}",
                     f"{wall * 1e3:,.1f}",
                     f"{cpu / wall:.0%}" if wall else "—",
                     busy,
+                    server_per_op,
                     f"{rss:,.0f}",
                     f"{process_wall:.2f}",
                 ]
@@ -796,12 +884,14 @@ def details_table(bench: Bench) -> str:
     header = [
         "workload",
         "client",
+        "server",
         "runs",
         "ops/run",
         "client CPU ms",
         "wall ms",
         "client CPU ÷ wall",
         "server CPU ÷ wall",
+        "server CPU µs per op",
         "peak RSS MiB",
         "process s",
     ]
@@ -823,6 +913,11 @@ def render_markdown(bench: Bench, rows: list[Row], info: dict[str, Any], argv: l
         f"- CPU: {info['cpu_model']}, {info['cores']} cores ({info['usable_cores']} usable)",
         f"- Python: {info['python']} ({info['platform']})",
         f"- server: {info['server']}, on the same machine",
+    ]
+    if info["canned_server"]:
+        workloads = ", ".join(info["canned_workloads"])
+        machine.append(f"- server for the {workloads} rows instead: {info['canned_server']}, because {CANNED_WHY}")
+    machine += [
         f"- kinesis {info['kinesis']}: {build['profile']} build, {built}",
         f"- peers: boto3 {info['boto3']}, botocore {info['botocore']}, aiobotocore {info['aiobotocore'] or '—'}",
         f"- command: `{command_line(argv)}`",
@@ -836,6 +931,13 @@ def render_markdown(bench: Bench, rows: list[Row], info: dict[str, Any], argv: l
         f"Each other workload ran {bench.repeat} time(s) per client, alternating which client went first;",
         "the medians are shown. The peer is boto3, except for asyncio, where it is aiobotocore.",
     ]
+    if info["canned_server"]:
+        notes += [
+            "",
+            "The threads rows (marked canned server) ran against bench/canned-server, not the emulator the other",
+            f"rows ran against: {CANNED_WHY}. It answers PutRecord with a fixed shard and an increasing sequence",
+            "number from one tokio current-thread runtime; its CPU ÷ wall and CPU per request are in the table below.",
+        ]
     parts = [
         "# Benchmark results: kinesis vs boto3",
         "",
@@ -850,7 +952,8 @@ def render_markdown(bench: Bench, rows: list[Row], info: dict[str, Any], argv: l
         details_table(bench),
         "",
         "Server CPU ÷ wall near 100% (or above, for node's extra threads) means the server was the bottleneck:",
-        "moto's Python cannot use more than about one core, and kinesis-mock's event loop runs on one.",
+        "moto's Python cannot use more than about one core, kinesis-mock's event loop runs on one, and so does",
+        "the canned server's (server CPU per op: the server process's CPU over the measured part ÷ ops).",
     ]
     if bench.peer_skipped:
         parts += ["", *(f"- {k}: peer skipped: {v}" for k, v in bench.peer_skipped.items())]
@@ -915,7 +1018,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--repeat", type=int, help="fresh worker runs per client and workload, median reported (default 3; 1 quick)"
     )
-    parser.add_argument("--no-build", action="store_true", help="use this interpreter as it is; build nothing")
+    parser.add_argument(
+        "--no-build",
+        action="store_true",
+        help="use this interpreter and its kinesis as they are (bench/canned-server is still built, if stale)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="where results are written")
     return parser.parse_args(argv)
 
@@ -934,6 +1041,7 @@ def main(argv: list[str]) -> int:
     if importlib.util.find_spec("boto3") is None:
         raise SystemExit("boto3 is not installed in this interpreter")
     args.out.mkdir(parents=True, exist_ok=True)
+    canned_binary = build_canned_server() if CANNED_WORKLOADS.intersection(only) else None
 
     with tempfile.TemporaryDirectory(prefix="kinesis-bench-") as tmp:
         home = Path(tmp) / "home"
@@ -941,14 +1049,22 @@ def main(argv: list[str]) -> int:
         env = hermetic_env(str(home))
         log(f"starting {args.server} ...")
         server = start_server(args.server, Path(tmp), env)
+        canned: Optional[Server] = None
         try:
             log(f"{args.server} at {server.endpoint_url} (pid {server.process.pid})")
+            if canned_binary is not None:
+                canned = start_canned_server(canned_binary, Path(tmp))
+                log(
+                    f"canned-server at {canned.endpoint_url} (pid {canned.process.pid}), for {sorted(CANNED_WORKLOADS)}"
+                )
             setup = setup_client(server.endpoint_url)
+            canned_setup = None if canned is None else setup_client(canned.endpoint_url)
             made: dict[str, str] = {}
 
             def streams(name: str) -> str:
                 if name not in made:
-                    made[name] = create_stream(setup, f"bench-{name.replace('_', '-')}")
+                    client = canned_setup if canned_setup is not None and name in CANNED_WORKLOADS else setup
+                    made[name] = create_stream(client, f"bench-{name.replace('_', '-')}")
                     if name == "get_records_bulk":
                         size = sizes[name]
                         log(f"prefilling {made[name]} with {size['records']:,} records of {size['record_size']} B")
@@ -963,12 +1079,14 @@ def main(argv: list[str]) -> int:
                 return made[name]
 
             repeat = args.repeat or (1 if args.quick else 3)
-            bench = Bench(server, env, sizes, repeat, peer_skipped)
+            bench = Bench(server, env, sizes, repeat, peer_skipped, canned)
             started = time.monotonic()
             run_all(bench, only, streams)
             elapsed = time.monotonic() - started
-            info = machine_info(server)
+            info = machine_info(server, canned)
         finally:
+            if canned is not None:
+                canned.stop()
             server.stop()
 
     rows = summarise(bench)
@@ -981,6 +1099,7 @@ def main(argv: list[str]) -> int:
         "argv": argv,
         "sizes": sizes,
         "repeat": bench.repeat,
+        "served_by": bench.served_by,
         "elapsed_s": round(elapsed, 1),
         "summary": [
             {
