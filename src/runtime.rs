@@ -185,9 +185,11 @@ where
     T: Send,
 {
     let rt = blocking_runtime()?;
+    // On the heap at once: an SDK operation's future is many kilobytes, and would otherwise be
+    // copied by value at each hand-over below (into the closure, the async block, the runtime).
+    let mut fut = Box::pin(fut);
     py.detach(|| {
         let waited = rt.block_on(async move {
-            tokio::pin!(fut);
             loop {
                 tokio::select! {
                     biased;
