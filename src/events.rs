@@ -6,21 +6,27 @@
 //! throttle, a shard ending), so each one asks Python whether its logger is enabled at that level;
 //! nothing in a per-record or per-call path logs. Events never carry credentials.
 
-use log::{LevelFilter, Log, Metadata, Record};
+use std::sync::OnceLock;
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
 use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3_log::{Caching, Logger};
 
 /// Forward `kinesis::*` events to Python's `logging`. A second call (a re-imported module) keeps
-/// the logger already installed.
-pub fn install(py: Python<'_>) -> PyResult<()> {
-    let logger = Logger::new(py, Caching::Loggers)?
-        .filter(LevelFilter::Off)
-        .filter_target("kinesis".to_owned(), LevelFilter::Debug);
-    if log::set_boxed_logger(Box::new(Forwarder(logger))).is_ok() {
+/// the logger already installed. Python's `logging` itself is only imported by the first event
+/// that needs it (see `Forwarder::python_logger`), which keeps it out of `import kinesis`.
+pub fn install(_py: Python<'_>) -> PyResult<()> {
+    if log::set_boxed_logger(Box::new(Forwarder { python: OnceLock::new() })).is_ok() {
         log::set_max_level(LevelFilter::Debug);
     }
     Ok(())
+}
+
+/// Only our own events: the SDK, hyper and rustls log under their crate names.
+fn is_ours(metadata: &Metadata) -> bool {
+    let target = metadata.target();
+    target == "kinesis" || target.starts_with("kinesis::")
 }
 
 /// `event!(warn, "kinesis::reader", "...", args)`: log unless the interpreter is exiting (then
@@ -43,20 +49,47 @@ pub(crate) use event;
 /// signal is consumed and Ctrl-C is lost (a `kinesis tail` that ignored Ctrl-C). So an exception
 /// from logging never stays pending: an interrupt is tripped again for the caller's next signal
 /// check, and anything else is reported the way Python reports errors in `__del__`.
-struct Forwarder(Logger);
+struct Forwarder {
+    python: OnceLock<Logger>,
+}
+
+impl Forwarder {
+    /// pyo3-log's logger, made on the first event that Python could show. Until the application
+    /// imports `logging`, nothing can have configured it, so the root logger's default level
+    /// (WARNING) applies: INFO and DEBUG events would be dropped anyway and are dropped here
+    /// without importing it, while a warning or error imports it and reaches `logging`'s
+    /// last-resort handler (stderr), as it would have with `logging` imported at start-up.
+    fn python_logger(&self, py: Python<'_>, level: Level) -> PyResult<Option<&Logger>> {
+        if let Some(logger) = self.python.get() {
+            return Ok(Some(logger));
+        }
+        if level > Level::Warn && !py.import("sys")?.getattr("modules")?.contains("logging")? {
+            return Ok(None);
+        }
+        let logger = Logger::new(py, Caching::Loggers)?
+            .filter(LevelFilter::Off)
+            .filter_target("kinesis".to_owned(), LevelFilter::Debug);
+        let _lost_race = self.python.set(logger);
+        Ok(self.python.get())
+    }
+}
 
 impl Log for Forwarder {
     fn enabled(&self, metadata: &Metadata) -> bool {
-        self.0.enabled(metadata)
+        is_ours(metadata)
     }
 
     fn log(&self, record: &Record) {
-        if !self.0.enabled(record.metadata()) {
+        if !is_ours(record.metadata()) {
             return;
         }
         Python::attach(|py| {
             let earlier = PyErr::take(py);
-            self.0.log(record);
+            match self.python_logger(py, record.level()) {
+                Ok(Some(logger)) => logger.log(record),
+                Ok(None) => {}
+                Err(err) => err.restore(py),
+            }
             if let Some(raised) = PyErr::take(py) {
                 report_logging_error(py, raised);
             }

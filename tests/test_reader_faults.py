@@ -14,6 +14,7 @@ import time
 
 import kinesis
 import pytest
+from child_process import run_python
 from kinesis import exceptions as kx
 from scripted_server import Reply
 
@@ -456,3 +457,31 @@ def test_an_error_in_a_logging_handler_is_reported_and_the_call_goes_on(scripted
         "us-east-1", endpoint_url=scripted.endpoint_url, aws_access_key_id="a", aws_secret_access_key="b"
     ).close()
     assert [str(r.exc_value) for r in reported] == ["handler broke"]
+
+
+def test_events_import_logging_only_when_it_could_show_them(fake, tmp_path):
+    # Until the application imports logging nobody can have configured it: INFO events would be
+    # dropped by the root logger's default WARNING level, so they are dropped without importing it
+    # (keeping it out of start-up). A warning imports it and reaches the last-resort handler.
+    fake.add_shard("shardId-0", closed=True)
+    fake.put("shardId-0", b"a")
+    fake.faults["GetRecords"] += [UNAVAILABLE] * 6  # more than the connection retries: the reader warns
+    done = run_python(
+        f"""
+        import sys
+        import kinesis
+
+        conn = kinesis.connect_to_region(
+            "us-east-1", endpoint_url={fake.server.endpoint_url!r}, aws_access_key_id="a", aws_secret_access_key="b"
+        )
+        conn.list_streams()
+        print("after connect:", "logging" in sys.modules)
+        iterator = kinesis.ShardIterator(conn, "s", "shardId-0", "TRIM_HORIZON", **{FAST!r})
+        print("read:", [r.data for r in iterator])
+        print("after a retried failure:", "logging" in sys.modules)
+        """,
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["after connect: False", "read: [b'a']", "after a retried failure: True"]
+    assert "shardId-0" in done.stderr and "503" in done.stderr  # the warning, through logging's last resort

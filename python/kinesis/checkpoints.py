@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-from pathlib import Path
 from typing import Any, Protocol, Union, cast
 
 __all__ = ["CheckpointStore", "FileCheckpointStore", "MemoryCheckpointStore", "Position"]
@@ -61,6 +60,8 @@ class FileCheckpointStore:
     def __init__(self, path: Union[str, os.PathLike[str]]) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path: expected str or os.PathLike, got {type(path).__name__}")
+        from pathlib import Path  # here, not at the top: `import kinesis` should not pay for it
+
         self.path = Path(path)
         self._lock = threading.Lock()
 
@@ -98,7 +99,8 @@ class FileCheckpointStore:
                     os.fsync(out.fileno())
                 os.replace(temp, self.path)
             except BaseException:
-                Path(temp).unlink(missing_ok=True)
+                if os.path.exists(temp):
+                    os.unlink(temp)
                 raise
 
     def __repr__(self) -> str:

@@ -17,7 +17,6 @@ The asyncio twin is :class:`kinesis.aio.Producer`.
 
 from __future__ import annotations
 
-import concurrent.futures
 import sys
 import warnings
 from collections.abc import Sequence
@@ -63,9 +62,10 @@ class Producer(_Producer):
 def _settle(items: list[tuple[Any, bool, Any]]) -> None:
     """Resolve a batch of asyncio futures: ``(future, ok, value)``; the Rust core schedules it on their
     loop's thread with ``call_soon_threadsafe`` (it resolves ``concurrent.futures`` futures itself)."""
-    # Imported here, not at the top: `import kinesis` stays free of asyncio's ~40 ms import; only
-    # asyncio futures come here, so it is loaded already.
+    # Imported here, not at the top: `import kinesis` stays free of asyncio's ~40 ms import and of
+    # concurrent.futures (which imports logging); only asyncio futures come here, so both are loaded.
     import asyncio
+    import concurrent.futures
 
     invalid_state = (concurrent.futures.InvalidStateError, asyncio.InvalidStateError)
     for future, ok, value in items:
