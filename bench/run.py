@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -311,6 +312,23 @@ class Server:
         except OSError:
             return ""
 
+    def wait_until_it_answers(self, port_if_answering: Callable[[], Optional[int]], timeout: float) -> None:
+        """Poll until ``port_if_answering()`` gives the port the server answers on (None: not yet); then
+        set the endpoint and say whether it keeps connections open. Exits if it dies or times out."""
+        deadline = time.monotonic() + timeout
+        while (port := port_if_answering()) is None:
+            if self.process.poll() is not None:
+                raise SystemExit(f"{self.name} exited with {self.process.returncode} on start:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f"{self.name} did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+            time.sleep(0.05)
+        self.endpoint_url = f"http://127.0.0.1:{port}"
+        if closes_connections(port):
+            self.description += "; it closes the connection after every answer, so each call opens a new one"
+        else:
+            self.description += "; keep-alive"
+
     def stop(self) -> None:
         if self.process.poll() is not None:
             return
@@ -383,19 +401,8 @@ def start_server(name: str, workdir: Path, env: dict[str, str]) -> Server:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    server = Server(name, description, f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + 90
-    while not answers(port):
-        if process.poll() is not None:
-            raise SystemExit(f"{name} exited with {process.returncode} on start:\n{server.log_tail()}")
-        if time.monotonic() > deadline:
-            server.stop()
-            raise SystemExit(f"{name} did not answer on port {port} within 90 s:\n{server.log_tail()}")
-        time.sleep(0.1)
-    if closes_connections(port):
-        server.description += "; it closes the connection after every answer, so each call opens a new one"
-    else:
-        server.description += "; keep-alive"
+    server = Server(name, description, "", process, log_path)
+    server.wait_until_it_answers(lambda: port if answers(port) else None, timeout=90)
     return server
 
 
@@ -436,20 +443,12 @@ def start_canned_server(binary: Path, workdir: Path) -> Server:
         " canned answers, nothing stored)"
     )
     server = Server("canned-server", description, "", process, log_path)
-    deadline = time.monotonic() + 30
-    while True:
+
+    def port_if_answering() -> Optional[int]:
         first = out_path.read_bytes().split(b"\n", 1)
-        if len(first) == 2 and answers(int(first[0])):
-            break
-        if process.poll() is not None:
-            raise SystemExit(f"canned-server exited with {process.returncode} on start:\n{server.log_tail()}")
-        if time.monotonic() > deadline:
-            server.stop()
-            raise SystemExit(f"canned-server did not answer within 30 s:\n{server.log_tail()}")
-        time.sleep(0.05)
-    port = int(first[0])
-    server.endpoint_url = f"http://127.0.0.1:{port}"
-    server.description += "; keep-alive" if not closes_connections(port) else "; it closes every connection"
+        return int(first[0]) if len(first) == 2 and answers(int(first[0])) else None
+
+    server.wait_until_it_answers(port_if_answering, timeout=30)
     return server
 
 
