@@ -66,10 +66,8 @@ impl Forwarder {
         if level > Level::Warn && !py.import("sys")?.getattr("modules")?.contains("logging")? {
             return Ok(None);
         }
-        let logger = Logger::new(py, Caching::Loggers)?
-            .filter(LevelFilter::Off)
-            .filter_target("kinesis".to_owned(), LevelFilter::Debug);
-        let _lost_race = self.python.set(logger);
+        // No target filters of its own: `is_ours` has already chosen what reaches it.
+        let _lost_race = self.python.set(Logger::new(py, Caching::Loggers)?);
         Ok(self.python.get())
     }
 }
@@ -115,8 +113,8 @@ fn report_logging_error(py: Python<'_>, raised: PyErr) {
     }
 }
 
-/// Whether this is Python's main thread (`logging` has already imported `threading`). Compared by
-/// ident: `current_thread()` would register a dummy thread object for a tokio worker.
+/// Whether this is Python's main thread (`threading` is loaded by now when `logging` is). Compared
+/// by ident: `current_thread()` would register a dummy thread object for a tokio worker.
 fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
     let threading = py.import("threading")?;
     let main_ident = threading.call_method0("main_thread")?.getattr("ident")?;

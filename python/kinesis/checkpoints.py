@@ -99,8 +99,10 @@ class FileCheckpointStore:
                     os.fsync(out.fileno())
                 os.replace(temp, self.path)
             except BaseException:
-                if os.path.exists(temp):
+                try:
                     os.unlink(temp)
+                except FileNotFoundError:
+                    pass
                 raise
 
     def __repr__(self) -> str:
