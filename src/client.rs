@@ -23,6 +23,7 @@ use crate::config::{
 use crate::convert::{Outcome, ToPy};
 use crate::credentials::{resolve, CredentialOptions, CredentialSource};
 use crate::errors::KResult;
+use crate::records_json::FastGetRecords;
 use crate::runtime::{block_on, current_pid, into_awaitable, Flavor};
 
 /// One settled configuration and its SDK clients, one per runtime, rebuilt after a fork.
@@ -116,6 +117,9 @@ impl Session {
             .sleep_impl(TokioSleep::new())
             .retry_config(retry)
             .timeout_config(timeouts);
+        if let Some(fast_get_records) = FastGetRecords::new() {
+            builder = builder.interceptor(fast_get_records);
+        }
         if let Some(url) = &options.endpoint_url {
             builder = builder.endpoint_url(url.clone());
         }

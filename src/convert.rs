@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::errors::KinesisError;
+use crate::records_json::{Page, RecordFields};
 
 /// Something an operation returns that can become a Python object.
 pub trait ToPy: Send + 'static {
@@ -282,12 +283,27 @@ pub fn payload<'py>(py: Python<'py>, data: &[u8], format: DataFormat) -> Bound<'
 }
 
 pub fn record<'py>(py: Python<'py>, r: &Record, format: DataFormat) -> PyResult<Bound<'py, PyAny>> {
+    let fields = RecordFields {
+        sequence_number: &r.sequence_number,
+        partition_key: r.partition_key.as_deref(),
+        arrival: r.approximate_arrival_timestamp.as_ref(),
+        encryption_type: r.encryption_type.as_ref(),
+    };
+    record_dict(py, r.data.as_ref(), &fields, format)
+}
+
+fn record_dict<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    r: &RecordFields<'_>,
+    format: DataFormat,
+) -> PyResult<Bound<'py, PyAny>> {
     let d = PyDict::new(py);
-    set!(d, "SequenceNumber", &r.sequence_number);
-    set_opt!(d, "ApproximateArrivalTimestamp", r.approximate_arrival_timestamp.as_ref().map(epoch_seconds));
-    set!(d, "Data", payload(py, r.data.as_ref(), format));
-    set_opt!(d, "PartitionKey", &r.partition_key);
-    set_opt!(d, "EncryptionType", r.encryption_type.as_ref().map(|e| e.as_str()));
+    set!(d, "SequenceNumber", r.sequence_number);
+    set_opt!(d, "ApproximateArrivalTimestamp", r.arrival.map(epoch_seconds));
+    set!(d, "Data", payload(py, data, format));
+    set_opt!(d, "PartitionKey", r.partition_key);
+    set_opt!(d, "EncryptionType", r.encryption_type.map(|e| e.as_str()));
     Ok(d.into_any())
 }
 
@@ -301,6 +317,14 @@ pub fn child_shards_list<'py>(py: Python<'py>, children: &[ChildShard]) -> PyRes
 
 pub fn records_list<'py>(py: Python<'py>, records: &[Record], format: DataFormat) -> PyResult<Bound<'py, PyList>> {
     list_of(py, records, |py, r| record(py, r, format))
+}
+
+pub fn page_records_list<'py>(py: Python<'py>, page: &Page, format: DataFormat) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for (data, fields) in page.records() {
+        list.append(record_dict(py, data, &fields, format)?)?;
+    }
+    Ok(list)
 }
 
 pub fn tags_list<'py>(py: Python<'py>, tags: &[Tag]) -> PyResult<Bound<'py, PyList>> {

@@ -19,6 +19,7 @@ mod producer_sender;
 mod put_results;
 mod reader_py;
 mod records;
+mod records_json;
 mod runtime;
 mod shard_cursor;
 mod shard_map;

@@ -14,6 +14,7 @@ use pyo3::types::{PyDict, PyList, PyString};
 use crate::client::{type_name, Connection};
 use crate::convert::{self, set, set_opt, DataFormat, ToPy};
 use crate::errors::{KResult, KinesisError};
+use crate::records_json::{self, Page};
 use crate::validate::{self, StreamRef};
 
 pub const MAX_PUT_RECORDS_ENTRIES: usize = 500;
@@ -56,6 +57,8 @@ impl ToPy for GetShardIteratorOutput {
 
 pub struct RecordsPage {
     pub output: GetRecordsOutput,
+    /// The records, when they were read by `records_json` (then `output.records` is empty).
+    pub page: Option<Page>,
     pub format: DataFormat,
 }
 
@@ -65,8 +68,14 @@ pub async fn get_records(
     limit: Option<i32>,
     format: DataFormat,
 ) -> KResult<RecordsPage> {
-    let output = client.get_records().shard_iterator(shard_iterator).set_limit(limit).send().await?;
-    if output.records.iter().any(|record| record.sequence_number.is_empty()) {
+    let call = client.get_records().shard_iterator(shard_iterator).set_limit(limit).send();
+    let (answer, page) = records_json::capture_page(call).await;
+    let output = answer?;
+    let unnumbered = match &page {
+        Some(page) => page.records().any(|(_, record)| record.sequence_number.is_empty()),
+        None => output.records.iter().any(|record| record.sequence_number.is_empty()),
+    };
+    if unnumbered {
         // The SDK fills a missing required field with "": a record without a sequence number
         // cannot be checkpointed or resumed from, so the page is not usable.
         return Err(malformed("GetRecords", "a record without a SequenceNumber"));
@@ -77,14 +86,18 @@ pub async fn get_records(
     if output.next_shard_iterator.is_none() && output.child_shards.is_none() && output.millis_behind_latest.is_none() {
         return Err(malformed("GetRecords", "no NextShardIterator, ChildShards or MillisBehindLatest"));
     }
-    Ok(RecordsPage { output, format })
+    Ok(RecordsPage { output, page, format })
 }
 
 impl ToPy for RecordsPage {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let out = &self.output;
         let d = PyDict::new(py);
-        set!(d, "Records", convert::records_list(py, &out.records, self.format)?);
+        let records = match &self.page {
+            Some(page) => convert::page_records_list(py, page, self.format)?,
+            None => convert::records_list(py, &out.records, self.format)?,
+        };
+        set!(d, "Records", records);
         set!(d, "NextShardIterator", &out.next_shard_iterator);
         set_opt!(d, "MillisBehindLatest", out.millis_behind_latest);
         if let Some(children) = &out.child_shards {

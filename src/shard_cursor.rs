@@ -21,6 +21,7 @@ use crate::convert::epoch_seconds;
 use crate::errors::{KResult, KinesisError, Recovery};
 use crate::events::event;
 use crate::pacing::{Backoff, CallBudget};
+use crate::records_json::{self, Page};
 use crate::validate::StreamRef;
 
 /// Backoff after throttling or a transient failure: from 100 ms, doubling to 5 s.
@@ -253,57 +254,47 @@ impl ShardCursor {
                 continue;
             };
             self.budget.wait_turn().await;
-            let answer = client
-                .get_records()
-                .shard_iterator(iterator)
-                .set_limit(self.options.limit)
-                .send()
-                .await
-                .map_err(KinesisError::from);
-            match answer {
+            let call = client.get_records().shard_iterator(iterator).set_limit(self.options.limit).send();
+            let (answer, page) = records_json::capture_page(call).await;
+            match answer.map_err(KinesisError::from) {
                 Ok(output) => {
                     self.backoff.reset();
-                    return Ok(self.take(output));
+                    return Ok(self.take(output, page));
                 }
                 Err(err) => self.wait_after(err).await?,
             }
         }
     }
 
-    /// Accept an answer: move the iterator on and turn the records into user records.
-    fn take(&mut self, output: GetRecordsOutput) -> Batch {
+    /// Accept an answer: move the iterator on and turn the records into user records. The
+    /// records are in `page` when `records_json` read them, else in `output.records`.
+    fn take(&mut self, output: GetRecordsOutput, page: Option<Page>) -> Batch {
         let millis_behind_latest = output.millis_behind_latest;
         let mut batch = Batch { millis_behind_latest, ..Batch::default() };
-        batch.records.reserve(output.records.len());
-        for record in output.records {
-            let sequence: Arc<str> = Arc::from(record.sequence_number);
-            let arrival = record.approximate_arrival_timestamp.as_ref().map(epoch_seconds);
-            let data = Bytes::from(record.data.into_inner());
-            let partition_key: Arc<str> = Arc::from(record.partition_key.unwrap_or_default());
-            self.last_sequence = Some(sequence.clone());
-            let skip_through = match self.skip_through.take() {
-                Some((seq, sub)) if seq.as_str() == &*sequence => Some(sub),
-                // Any other first record: the resumed aggregate is no longer there (trimmed).
-                _ => None,
-            };
-            let template = ReadRecord {
-                data,
-                partition_key,
-                explicit_hash_key: None, // the service does not return it for plain records
-                sequence_number: sequence,
-                sub_sequence_number: None,
-                approximate_arrival: arrival,
-                shard_id: self.shard_id.clone(),
-            };
-            let unpacked = self.options.deaggregate
-                && aggregation::has_magic(&template.data)
-                && push_sub_records(&template, skip_through, &mut batch);
-            if unpacked {
-                continue;
+        match page {
+            Some(page) => {
+                batch.records.reserve(page.len());
+                page.into_records(|data, record| {
+                    let template = self.plain_record(
+                        Bytes::from(data),
+                        record.partition_key.unwrap_or_default(),
+                        record.sequence_number,
+                        record.arrival,
+                    );
+                    self.accept(template, &mut batch);
+                });
             }
-            if skip_through.is_none() {
-                batch.bytes += template.data.len();
-                batch.records.push(template);
+            None => {
+                batch.records.reserve(output.records.len());
+                for record in output.records {
+                    let template = self.plain_record(
+                        Bytes::from(record.data.into_inner()),
+                        record.partition_key.as_deref().unwrap_or_default(),
+                        &record.sequence_number,
+                        record.approximate_arrival_timestamp.as_ref(),
+                    );
+                    self.accept(template, &mut batch);
+                }
             }
         }
         match output.next_shard_iterator {
@@ -327,6 +318,37 @@ impl ShardCursor {
             }
         }
         batch
+    }
+
+    /// A Kinesis record of this shard as it came (before any de-aggregation).
+    fn plain_record(&self, data: Bytes, partition_key: &str, sequence: &str, arrival: Option<&DateTime>) -> ReadRecord {
+        ReadRecord {
+            data,
+            partition_key: Arc::from(partition_key),
+            explicit_hash_key: None, // the service does not return it for plain records
+            sequence_number: Arc::from(sequence),
+            sub_sequence_number: None,
+            approximate_arrival: arrival.map(epoch_seconds),
+            shard_id: self.shard_id.clone(),
+        }
+    }
+
+    /// Adds one record of the answer to `batch`: de-aggregated if it is an aggregate, and
+    /// without what was already handed out before a resume from inside an aggregate.
+    fn accept(&mut self, record: ReadRecord, batch: &mut Batch) {
+        self.last_sequence = Some(record.sequence_number.clone());
+        let skip_through = match self.skip_through.take() {
+            Some((seq, sub)) if seq.as_str() == &*record.sequence_number => Some(sub),
+            // Any other first record: the resumed aggregate is no longer there (trimmed).
+            _ => None,
+        };
+        let unpacked = self.options.deaggregate
+            && aggregation::has_magic(&record.data)
+            && push_sub_records(&record, skip_through, batch);
+        if !unpacked && skip_through.is_none() {
+            batch.bytes += record.data.len();
+            batch.records.push(record);
+        }
     }
 }
 
