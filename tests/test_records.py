@@ -218,3 +218,52 @@ def test_unicode_partition_key(conn, stream):
 def test_partition_key_of_256_characters_is_accepted(conn, stream):
     key = "k" * 256
     assert conn.put_record(stream, "x", key)["SequenceNumber"]
+
+
+# A GetRecords page as a server may spell it: escapes in every string, fields we do not know, nulls.
+SPELLED_RECORDS = (
+    b'[{"SequenceNumber":"4\\u0039","ApproximateArrivalTimestamp":1764143000.123,"Data":"\\/\\/79",'
+    b'"PartitionKey":"p\\u00e9\\n","EncryptionType":"KMS","Extra":null},'
+    b'{"Unknown":{"a":[1,{"b":null}]},"SequenceNumber":"50","Data":"aGk=","PartitionKey":"k"}]'
+)
+EXPECTED_RECORDS = [
+    {
+        "SequenceNumber": "49",
+        "ApproximateArrivalTimestamp": 1764143000.123,
+        "Data": b"\xff\xfe\xfd",
+        "PartitionKey": "pé\n",
+        "EncryptionType": "KMS",
+    },
+    {"SequenceNumber": "50", "Data": "hi", "PartitionKey": "k"},
+]
+
+
+def test_get_records_reads_any_json_spelling_of_a_page(scripted, scripted_conn):
+    """Plain pages are read by our own parser and a closed shard's last page by the SDK's: both
+    give the same records, whatever the JSON spelling."""
+    from scripted_server import Reply
+
+    plain = b'{"ChildShards":null,"MillisBehindLatest":5,"NextShardIterator":"it\\/2","Records":' + SPELLED_RECORDS
+    last = (
+        b'{"MillisBehindLatest":0,"ChildShards":[{"ShardId":"shardId-1","ParentShards":["shardId-0"],'
+        b'"HashKeyRange":{"StartingHashKey":"0","EndingHashKey":"9"}}],"Records":' + SPELLED_RECORDS + b"}"
+    )
+    scripted.queue("GetRecords", Reply.raw(plain + b"}"), Reply.raw(last))
+
+    assert scripted_conn.get_records("it") == {
+        "Records": EXPECTED_RECORDS,
+        "NextShardIterator": "it/2",
+        "MillisBehindLatest": 5,
+    }
+    assert scripted_conn.get_records("it/2") == {
+        "Records": EXPECTED_RECORDS,
+        "NextShardIterator": None,
+        "MillisBehindLatest": 0,
+        "ChildShards": [
+            {
+                "ShardId": "shardId-1",
+                "ParentShards": ["shardId-0"],
+                "HashKeyRange": {"StartingHashKey": "0", "EndingHashKey": "9"},
+            }
+        ],
+    }
