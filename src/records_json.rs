@@ -126,8 +126,8 @@ struct WirePage<'a> {
     #[serde(borrow)]
     next_shard_iterator: Option<Cow<'a, str>>,
     millis_behind_latest: Option<i64>,
-    /// Only looked at to leave such pages (a closed shard's last one) to the SDK.
-    child_shards: Option<IgnoredAny>,
+    /// Only counted: a page with children (a closed shard's last one) is left to the SDK.
+    child_shards: Option<Vec<IgnoredAny>>,
 }
 
 #[derive(Deserialize)]
@@ -250,7 +250,7 @@ fn append(text: &mut String, value: &str) -> Range<usize> {
 /// The rest of the answer, and the page; None when the SDK should read `body` instead.
 fn read_page(body: &[u8]) -> Option<(GetRecordsOutputBuilder, Page)> {
     let wire: WirePage<'_> = serde_json::from_slice(body).ok()?;
-    if wire.child_shards.is_some() {
+    if wire.child_shards.as_ref().is_some_and(|children| !children.is_empty()) {
         return None;
     }
     let next_shard_iterator = wire.next_shard_iterator?.into_owned();
@@ -262,7 +262,9 @@ fn read_page(body: &[u8]) -> Option<(GetRecordsOutputBuilder, Page)> {
     }
     let rest = GetRecordsOutput::builder()
         .next_shard_iterator(next_shard_iterator)
-        .set_millis_behind_latest(wire.millis_behind_latest);
+        .set_millis_behind_latest(wire.millis_behind_latest)
+        // An empty list is kept, as the SDK keeps it.
+        .set_child_shards(wire.child_shards.map(|_| Vec::new()));
     Some((rest, page))
 }
 
@@ -430,6 +432,9 @@ mod tests {
     fn reads_an_empty_page_and_escaped_base64() {
         let output = sdk_output(br#"{"Records":[],"NextShardIterator":"it","MillisBehindLatest":0}"#).expect("empty");
         assert!(output.records.is_empty());
+        assert!(output.child_shards.is_none());
+        let no_children = sdk_output(br#"{"Records":[],"NextShardIterator":"it","ChildShards":[]}"#);
+        assert_eq!(no_children.expect("no children").child_shards, Some(Vec::new()));
         let escaped = br#"{"Records":[{"SequenceNumber":"1","Data":"YS9i\/w=="}],"NextShardIterator":"it"}"#;
         assert_eq!(sdk_output(escaped).expect("escaped").records[0].data.as_ref(), b"a/b\xff");
     }
@@ -438,7 +443,7 @@ mod tests {
     fn leaves_everything_else_to_the_sdk() {
         for body in [
             &br#"{"Records":[],"ChildShards":[{"ShardId":"s-1","ParentShards":["s-0"]}]}"#[..],
-            br#"{"Records":[],"NextShardIterator":"it","ChildShards":[]}"#,
+            br#"{"Records":[],"NextShardIterator":"it","ChildShards":[{"ShardId":"s-1"}]}"#,
             br#"{"Records":[]}"#,
             br#"{"NextShardIterator":"it"}"#,
             br#"{}"#,

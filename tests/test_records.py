@@ -267,3 +267,15 @@ def test_get_records_reads_any_json_spelling_of_a_page(scripted, scripted_conn):
             }
         ],
     }
+
+
+def test_get_records_page_with_no_children_reads_the_same_through_either_parser(scripted, scripted_conn):
+    """`"ChildShards": []` on an open shard's page: our parser keeps it as the SDK's does (a duplicate
+    key makes ours leave the second, otherwise equal, page to the SDK's)."""
+    from scripted_server import Reply
+
+    page = b'{"ChildShards":[],"MillisBehindLatest":0,"NextShardIterator":"n","Records":' + SPELLED_RECORDS
+    scripted.queue("GetRecords", Reply.raw(page + b"}"), Reply.raw(page + b',"MillisBehindLatest":0}'))
+    ours, sdks = scripted_conn.get_records("it"), scripted_conn.get_records("it")
+    assert ours == sdks
+    assert ours["ChildShards"] == [] and ours["Records"] == EXPECTED_RECORDS
