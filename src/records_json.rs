@@ -13,7 +13,7 @@
 //! allocations per record. Elsewhere the output is the same `GetRecordsOutput` the SDK builds.
 //!
 //! Anything else goes to the SDK unchanged: errors (any status but 200), a closed shard's last
-//! page (ChildShards), and any answer this reader does not fully understand (a missing
+//! page (one that lists child shards), and any answer this reader does not fully understand (a missing
 //! SequenceNumber or Data, a timestamp that is not a finite number, bad base64, a duplicate key,
 //! malformed JSON). The SDK then answers exactly as it did before this existed, error included.
 
@@ -147,7 +147,7 @@ struct WireRecord<'a> {
 /// The records of one GetRecords answer read here. Each payload is decoded into its own buffer
 /// (a reader hands it out as is, and one record kept must not keep a whole page alive); the
 /// sequence numbers and partition keys are copied back to back into one string, so a page of
-/// 10,000 records costs 10,002 allocations where the SDK makes 40,000.
+/// 10,000 records costs 10,002 allocations where the SDK makes about 40,000.
 #[derive(Debug, Default)]
 pub struct Page {
     text: String,
