@@ -99,10 +99,10 @@ pub fn json_to_py(py: Python<'_>, value: &serde_json::Value) -> PyResult<Py<PyAn
     })
 }
 
-fn list_of<'py, T>(
+fn list_of<'py, I: IntoIterator>(
     py: Python<'py>,
-    items: &[T],
-    convert: impl Fn(Python<'py>, &T) -> PyResult<Bound<'py, PyAny>>,
+    items: I,
+    convert: impl Fn(Python<'py>, I::Item) -> PyResult<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
     for item in items {
@@ -320,11 +320,7 @@ pub fn records_list<'py>(py: Python<'py>, records: &[Record], format: DataFormat
 }
 
 pub fn page_records_list<'py>(py: Python<'py>, page: &Page, format: DataFormat) -> PyResult<Bound<'py, PyList>> {
-    let list = PyList::empty(py);
-    for (data, fields) in page.records() {
-        list.append(record_dict(py, data, &fields, format)?)?;
-    }
-    Ok(list)
+    list_of(py, page.records(), |py, (data, fields)| record_dict(py, data, &fields, format))
 }
 
 pub fn tags_list<'py>(py: Python<'py>, tags: &[Tag]) -> PyResult<Bound<'py, PyList>> {
