@@ -13,8 +13,8 @@
 //! allocations per record. Elsewhere the output is the same `GetRecordsOutput` the SDK builds.
 //!
 //! Anything else goes to the SDK unchanged: errors (any status but 200), a closed shard's last
-//! page (one that lists child shards), and any answer this reader does not fully understand (a missing
-//! SequenceNumber or Data, a timestamp that is not a finite number, bad base64, a duplicate key,
+//! page (one that lists child shards), and any answer this reader does not fully understand (a
+//! missing or empty SequenceNumber, a missing Data, a timestamp that is not a finite number, bad base64, a duplicate key,
 //! malformed JSON). The SDK then answers exactly as it did before this existed, error included.
 
 use std::borrow::Cow;
@@ -228,7 +228,8 @@ impl Page {
             Some(_) => return None,
             None => None,
         };
-        let sequence_number = append(&mut self.text, &wire.sequence_number?);
+        // An empty one is left to the SDK too, so that `records.rs` checks for it in one place.
+        let sequence_number = append(&mut self.text, &wire.sequence_number.filter(|s| !s.is_empty())?);
         let partition_key = wire.partition_key.map(|key| append(&mut self.text, &key));
         self.records.push(PageRecord {
             data,
@@ -449,6 +450,7 @@ mod tests {
             br#"{}"#,
             br#"{"Records":[{"Data":"aGk="}],"NextShardIterator":"it"}"#,
             br#"{"Records":[{"SequenceNumber":"1"}],"NextShardIterator":"it"}"#,
+            br#"{"Records":[{"SequenceNumber":"","Data":""}],"NextShardIterator":"it"}"#,
             br#"{"Records":[{"SequenceNumber":"1","Data":"not base64!"}],"NextShardIterator":"it"}"#,
             br#"{"Records":[{"SequenceNumber":"1","Data":"","ApproximateArrivalTimestamp":"2020"}],"NextShardIterator":"it"}"#,
             br#"{"Records":[{"SequenceNumber":"1","Data":"","ApproximateArrivalTimestamp":1e300}],"NextShardIterator":"it"}"#,

@@ -279,3 +279,15 @@ def test_get_records_page_with_no_children_reads_the_same_through_either_parser(
     ours, sdks = scripted_conn.get_records("it"), scripted_conn.get_records("it")
     assert ours == sdks
     assert ours["ChildShards"] == [] and ours["Records"] == EXPECTED_RECORDS
+
+
+@pytest.mark.parametrize("sequence_number", [b"", b'"SequenceNumber":"",'], ids=["missing", "empty"])
+def test_get_records_refuses_a_record_without_a_sequence_number(scripted, scripted_conn, sequence_number):
+    """Such a record cannot be checkpointed or resumed from: the page is a broken answer."""
+    from kinesis.exceptions import ResponseError
+    from scripted_server import Reply
+
+    page = b'{"NextShardIterator":"n","Records":[{' + sequence_number + b'"Data":"aGk=","PartitionKey":"k"}]}'
+    scripted.queue("GetRecords", Reply.raw(page))
+    with pytest.raises(ResponseError, match="without a SequenceNumber"):
+        scripted_conn.get_records("it")
